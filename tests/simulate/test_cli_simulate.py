@@ -1,0 +1,123 @@
+"""``tunecost simulate`` as a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tunecost.cli import app
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.iterdir()))
+def test_every_shipped_config_runs(name: str) -> None:
+    out = runner.invoke(app, ["simulate", str(CONFIGS / name), "--replicates", "20", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    summaries = data["scenarios"] if "scenarios" in data else [data]
+    for s in summaries:
+        assert s["replicates"] == 20
+        for metric in (
+            "n_trials",
+            "gpu_hours",
+            "wall_clock_h",
+            "energy_kwh",
+            "co2e_kg",
+            "cost_usd",
+            "electricity_usd",
+        ):
+            assert metric in s["metrics"]
+        assert s["metrics"]["energy_kwh"]["p5"] <= s["metrics"]["energy_kwh"]["p95"]
+        assert set(s["tuning_multiplier"]) == {"mean", "p5", "p50", "p95"}
+        assert s["studies"]
+
+
+def test_ledger_rows(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.csv"
+    out = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(CONFIGS / "lisa_rnd.yaml"),
+            "--replicates",
+            "3",
+            "--ledger",
+            str(ledger),
+            "--json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(ledger.open()))
+    assert len(rows) == 4789
+    for col in (
+        "study",
+        "trial",
+        "config",
+        "fidelity",
+        "state",
+        "start_h",
+        "duration_h",
+        "worker",
+        "energy_kwh",
+        "co2e_kg",
+        "cost_usd",
+    ):
+        assert col in rows[0]
+    states = {r["state"] for r in rows}
+    assert "COMPLETE" in states and "CRASHED" in states
+    total_gpu_h = sum(float(r["duration_h"]) for r in rows)
+    assert 150_000 < total_gpu_h < 350_000
+    assert not list(tmp_path.glob(".ledger.csv.*"))  # no temporary file left behind
+
+
+def test_nas_scenarios_side_by_side_show_patterson_correction() -> None:
+    out = runner.invoke(
+        app,
+        ["simulate", str(CONFIGS / "nas_evolved_transformer.yaml"), "--replicates", "5", "--json"],
+    )
+    data = json.loads(out.output)
+    strubell, actual = data["scenarios"]
+    lbs = strubell["metrics"]["co2e_kg"]["p50"] * 2.20462262
+    assert lbs == pytest.approx(626_155, rel=0.001)  # Strubell Table 3, NAS P100x8
+    assert actual["metrics"]["co2e_kg"]["p50"] / 1000 == pytest.approx(3.2, rel=0.02)
+    assert strubell["metrics"]["co2e_kg"]["p50"] / actual["metrics"]["co2e_kg"]["p50"] > 80
+
+
+@pytest.mark.parametrize(
+    ("patch", "needle"),
+    [
+        (
+            "studies:\n  - name: grid-searches\n    count: 122\n",
+            "studies:\n  - name: grid-searches\n    count: -1\n",
+        ),
+        ("pue: uptime-2018", "pue: 0.5"),
+        ("strategy: {kind: grid, n_configs: 39}", "strategy: {kind: gird, n_configs: 39}"),
+        ("workers: 58", "wrokers: 58"),
+        ("region: us-epa-2018", "region: atlantis"),
+    ],
+)
+def test_config_errors_are_one_line(tmp_path: Path, patch: str, needle: str) -> None:
+    text = (CONFIGS / "lisa_rnd.yaml").read_text()
+    assert patch in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(patch, needle))
+    out = runner.invoke(app, ["simulate", str(bad), "--replicates", "2"])
+    assert out.exit_code == 2
+    assert "Traceback" not in out.output
+    assert out.output.startswith("error:")
+    assert len(out.output.strip().splitlines()) == 1, out.output
+
+
+def test_missing_file_and_bad_suffix(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["simulate", str(tmp_path / "nope.yaml")])
+    assert out.exit_code == 2 and "no such file" in out.output
+    other = tmp_path / "c.json"
+    other.write_text("{}")
+    out = runner.invoke(app, ["simulate", str(other)])
+    assert out.exit_code == 2 and ".yaml, .yml or .toml" in out.output

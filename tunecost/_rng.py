@@ -1,0 +1,35 @@
+"""The one place where random generators are made.
+
+Every stochastic public function takes a keyword-only ``rng`` (``int``, ``Generator``,
+``SeedSequence`` or ``None``) and normalises it here, once, at the boundary (scipy SPEC 7).
+Independent streams come from :func:`spawn`, never from re-seeding.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import numpy as np
+
+RngLike: TypeAlias = int | np.random.Generator | np.random.SeedSequence | None
+
+
+def as_generator(rng: RngLike) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` for ``rng``.
+
+    A ``Generator`` is returned as is (the caller shares its stream); an int, a
+    ``SeedSequence`` or ``None`` seed a new PCG64 generator.
+    """
+    if isinstance(rng, bool) or not (
+        rng is None
+        or isinstance(rng, int | np.integer | np.random.Generator | np.random.SeedSequence)
+    ):
+        raise TypeError(
+            f"rng must be an int, a numpy Generator, a SeedSequence or None, got {rng!r}"
+        )
+    return np.random.default_rng(rng)
+
+
+def spawn(rng: RngLike, n: int) -> list[np.random.Generator]:
+    """Return ``n`` statistically independent child generators of ``rng``."""
+    return as_generator(rng).spawn(n)

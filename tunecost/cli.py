@@ -1,0 +1,330 @@
+"""The ``tunecost`` command line: each command parses, calls one public function, renders."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from tunecost import catalog, papers
+from tunecost._errors import one_line
+from tunecost.config import CampaignConfig, ScenarioSet, load_config
+from tunecost.estimate import RunSpec, estimate_run
+from tunecost.exceptions import TunecostError
+from tunecost.papers import TextTable
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="What a hyperparameter search or an R&D campaign will cost, before you run it.",
+)
+
+_out = Console(soft_wrap=False)
+_err = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn an error in the user's input into one line on stderr and exit status 2."""
+    try:
+        yield
+    except (TunecostError, ValidationError, FileNotFoundError) as exc:
+        _err.print(f"[red]error:[/red] {one_line(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2))
+
+
+def _render(table: TextTable) -> None:
+    t = Table(title=table.title, title_justify="left", show_lines=False)
+    for i, col in enumerate(table.columns):
+        t.add_column(
+            col,
+            justify="left" if i == 0 or col in ("how", "Hardware") else "right",
+            overflow="fold",
+        )
+    for row in table.rows:
+        t.add_row(*row)
+    _out.print(t)
+    for note in table.notes:
+        _out.print(f"  • {note}", style="dim", highlight=False)
+    _out.print()
+
+
+@app.command()
+def reproduce(
+    paper: Annotated[str, typer.Argument(help=f"Paper key: {', '.join(papers.PAPERS)}.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print unrounded numbers as JSON.")
+    ] = False,
+) -> None:
+    """Recompute a paper's cost tables from its own inputs, each quirk explained."""
+    with _user_errors():
+        result = papers.reproduce(paper)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    for table in result.tables():
+        _render(table)
+
+
+@app.command()
+def estimate(
+    accelerator: Annotated[str, typer.Option(help="Catalog accelerator, e.g. h100-sxm, V100.")],
+    hours: Annotated[float, typer.Option(help="Wall-clock hours of the run.")],
+    gpus: Annotated[int, typer.Option(help="Accelerators used.")] = 1,
+    power_w: Annotated[
+        float | None, typer.Option(help="Average W per accelerator (default: TDP × utilization).")
+    ] = None,
+    utilization: Annotated[float, typer.Option(help="Fraction of TDP drawn.")] = 1.0,
+    host_power_w: Annotated[float, typer.Option(help="CPU + DRAM power, W.")] = 0.0,
+    pue: Annotated[float | None, typer.Option(help="Facility PUE (default 1).")] = None,
+    pue_key: Annotated[str | None, typer.Option(help="Catalog PUE row, e.g. uptime-2018.")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Catalog grid region for CO2e, e.g. FR.")
+    ] = None,
+    instance: Annotated[str | None, typer.Option(help="Catalog cloud instance for $.")] = None,
+    pricing: Annotated[str, typer.Option(help="on_demand, spot or preemptible.")] = "on_demand",
+    electricity: Annotated[
+        str | None, typer.Option(help="Catalog electricity-price region for the power bill.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Energy, CO2e and dollars of one run on catalog hardware."""
+    with _user_errors():
+        result = estimate_run(
+            RunSpec(
+                accelerator=accelerator,
+                n_accelerators=gpus,
+                hours=hours,
+                accelerator_power_w=power_w,
+                utilization=utilization,
+                host_power_w=host_power_w,
+                pue=pue,
+                pue_key=pue_key,
+                region=region,
+                instance=instance,
+                pricing=pricing,
+                electricity_region=electricity,
+            )
+        )
+    if as_json:
+        _print_json(result.model_dump())
+        return
+    rows = [
+        (
+            "accelerator",
+            f"{gpus} × {result.accelerator} at {result.accelerator_power_w:g} W "
+            f"({result.power_source})",
+        ),
+        ("PUE", f"{result.pue:g}"),
+        ("energy", f"{result.energy_kwh:,.2f} kWh"),
+    ]
+    if result.co2e_kg is not None:
+        rows.append(("CO2e", f"{result.co2e_kg:,.2f} kg at {result.g_co2e_per_kwh:g} g/kWh"))
+    if result.embodied_co2e_kg is not None:
+        rows.append(("embodied CO2e share", f"{result.embodied_co2e_kg:,.3f} kg"))
+    if result.cloud_cost_usd is not None:
+        rows.append(("cloud cost", f"${result.cloud_cost_usd:,.2f}"))
+    if result.electricity_cost_usd is not None:
+        rows.append(("electricity", f"${result.electricity_cost_usd:,.2f}"))
+    _render(
+        TextTable(
+            "Run estimate",
+            ("quantity", "value"),
+            tuple(rows),
+            tuple(f"{k}: {v}" for k, v in result.sources.items()),
+        )
+    )
+
+
+_CATALOGS = {
+    "accelerators": (
+        catalog.accelerators,
+        ("name", "tdp_w", "idle_w", "peak_bf16_tflops", "memory_gb", "embodied_kgco2e"),
+    ),
+    "grid": (catalog.grid_intensities, ("region", "name", "g_co2e_per_kwh", "year")),
+    "pue": (catalog.pue_figures, ("key", "name", "pue", "year")),
+    "prices": (
+        catalog.cloud_prices,
+        (
+            "provider",
+            "instance",
+            "region",
+            "accelerator",
+            "n_accelerators",
+            "pricing",
+            "usd_per_hour",
+            "year",
+        ),
+    ),
+    "electricity": (catalog.electricity_prices, ("region", "name", "usd_per_kwh", "year")),
+}
+
+
+@app.command("catalog")
+def catalog_cmd(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(_CATALOGS)}.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print every column as JSON.")] = False,
+) -> None:
+    """List a reference catalog, with the source of every row in --json."""
+    with _user_errors():
+        if kind not in _CATALOGS:
+            from tunecost.exceptions import CatalogKeyError
+
+            raise CatalogKeyError("catalog", kind, _CATALOGS)
+        rows_fn, cols = _CATALOGS[kind]
+        rows = rows_fn()
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in rows])
+        return
+    _render(
+        TextTable(
+            f"{kind} ({len(rows)} rows; --json shows sources)",
+            cols,
+            tuple(
+                tuple("" if getattr(r, c) is None else str(getattr(r, c)) for c in cols)
+                for r in rows
+            ),
+        )
+    )
+
+
+def _progress_bar() -> tuple[Any, Any]:
+    """A rich progress bar on stderr, shown only where stderr is a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_err,
+        disable=not _err.is_terminal,
+        transient=True,
+    )
+    return bar, bar.add_task("replicates", total=None)
+
+
+_METRIC_LABELS = {
+    "n_trials": ("trials", "{:,.0f}"),
+    "gpu_hours": ("GPU-hours", "{:,.0f}"),
+    "wall_clock_h": ("wall clock (h)", "{:,.1f}"),
+    "energy_kwh": ("energy (kWh)", "{:,.0f}"),
+    "co2e_kg": ("CO2e (kg)", "{:,.0f}"),
+    "cost_usd": ("cloud cost ($)", "{:,.0f}"),
+    "electricity_usd": ("electricity ($)", "{:,.0f}"),
+    "waiting_energy_kwh": ("of which waiting (kWh)", "{:,.1f}"),
+}
+
+
+def _render_campaign(summary: dict[str, Any]) -> None:
+    rows = []
+    for key, stats in summary["metrics"].items():
+        label, fmt = _METRIC_LABELS[key]
+        if stats is None:
+            rows.append((label, "—", "—", "—", "—"))
+            continue
+        rows.append((label, *(fmt.format(stats[q]) for q in ("p5", "p50", "p95", "mean"))))
+    tm = summary["tuning_multiplier"]
+    if tm is not None:
+        rows.append(
+            ("tuning multiplier", *(f"{tm[q]:,.1f}×" for q in ("p5", "p50", "p95", "mean")))
+        )
+    notes = [
+        f"reference run: {summary['reference_run']['how']}",
+        f"{summary['replicates']:,} replicates, seed {summary['seed']}",
+    ]
+    notes += [f"{k}: {v}" for k, v in summary["assumptions"]["sources"].items()]
+    _render(
+        TextTable(
+            f"{summary['name']}", ("metric", "P5", "P50", "P95", "mean"), tuple(rows), tuple(notes)
+        )
+    )
+    if len(summary["studies"]) > 1:
+        study_rows = []
+        for s in summary["studies"]:
+            m = s["metrics"]
+            study_rows.append(
+                (
+                    s["name"],
+                    f"{s['count']}",
+                    f"{m['n_trials']['p50']:,.0f}",
+                    f"{m['gpu_hours']['p50']:,.0f}",
+                    f"{m['energy_kwh']['p50']:,.0f}",
+                    f"{m['co2e_kg']['p50']:,.0f}",
+                    "—" if m["cost_usd"] is None else f"{m['cost_usd']['p50']:,.0f}",
+                )
+            )
+        _render(
+            TextTable(
+                "per study (P50)",
+                ("study", "count", "trials", "GPU-hours", "energy (kWh)", "CO2e (kg)", "cost ($)"),
+                tuple(study_rows),
+            )
+        )
+
+
+@app.command()
+def simulate(
+    config: Annotated[Path, typer.Argument(help="Campaign file (.yaml, .yml or .toml).")],
+    replicates: Annotated[
+        int | None, typer.Option(help="Monte Carlo replicates (default: the config's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: the config's).")] = None,
+    ledger: Annotated[
+        Path | None, typer.Option(help="Write one replicate's per-trial rows to this CSV.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Simulate a campaign: P5/P50/P95 of trials, GPU-hours, wall clock, kWh, CO2e and $."""
+    from tunecost.simulate import simulate as run_simulation
+
+    with _user_errors():
+        loaded = load_config(config)
+        campaigns: list[CampaignConfig] = (
+            list(loaded.scenarios) if isinstance(loaded, ScenarioSet) else [loaded]
+        )
+        summaries = []
+        bar, task = _progress_bar()
+        with bar:
+            for campaign in campaigns:
+                bar.update(task, description=campaign.name, completed=0)
+                ledger_path = ledger
+                if ledger is not None and len(campaigns) > 1:
+                    ledger_path = ledger.with_name(f"{ledger.stem}.{campaign.name}{ledger.suffix}")
+                result = run_simulation(
+                    campaign,
+                    replicates=replicates,
+                    seed=seed,
+                    ledger=ledger_path,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+                summaries.append(result.summary())
+    if as_json:
+        _print_json(
+            summaries[0] if len(summaries) == 1 else {"name": loaded.name, "scenarios": summaries}
+        )
+        return
+    for summary in summaries:
+        _render_campaign(summary)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

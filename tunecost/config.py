@@ -1,0 +1,257 @@
+"""Campaign configuration: the pydantic models a YAML or TOML campaign file loads into.
+
+A campaign is a list of studies sharing a pool of workers, a datacenter (PUE, grid carbon
+intensity) and prices. A file holds one campaign, or ``scenarios:``, a list of campaigns to
+compare side by side (e.g. Strubell's NAS estimate against the search that really ran).
+
+Every model forbids unknown keys, so a typo fails with the field's path; every number states
+its rule (``gt=0``...), so a bad value fails with the rule and the value.
+
+Example:
+    >>> cfg = CampaignConfig.model_validate({
+    ...     "name": "demo", "workers": 4, "pue": 1.1, "carbon": {"g_co2e_per_kwh": 400},
+    ...     "studies": [{"name": "sweep", "strategy": {"kind": "random", "n_trials": 20},
+    ...                  "duration": {"dist": "fixed", "duration_h": 2},
+    ...                  "hardware": {"accelerator": "a100-sxm4-80gb"},
+    ...                  "power": {"kind": "constant", "accelerator_w": 300}}]})
+    >>> cfg.studies[0].strategy.n_trials
+    20
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from tunecost.durations import DurationConfig
+from tunecost.exceptions import ConfigError
+from tunecost.failures import FailureConfig, PreemptionConfig
+from tunecost.power import PowerConfig
+from tunecost.strategies import StrategyConfig
+
+__all__ = [
+    "CampaignConfig",
+    "CarbonConfig",
+    "ElectricityConfig",
+    "HardwareConfig",
+    "PricingConfig",
+    "ReferenceRunConfig",
+    "ScenarioSet",
+    "StudyConfig",
+    "load_config",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _exactly_one(model: BaseModel, *names: str) -> None:
+    given = [n for n in names if getattr(model, n) is not None]
+    if len(given) != 1:
+        raise ValueError(
+            f"exactly one of {', '.join(names)} must be given, got "
+            + (", ".join(f"{n}={getattr(model, n)!r}" for n in given) if given else "none")
+        )
+
+
+class HardwareConfig(_Model):
+    """What one trial runs on: one accelerator model, or a mix drawn per trial.
+
+    Attributes:
+        accelerator: catalog name or alias.
+        mix: catalog name → share of trials, shares summing to 1 (e.g. LISA's Titan X 72 %,
+            M40 28 %).
+        gpus_per_trial: accelerators each trial uses.
+    """
+
+    accelerator: str | None = None
+    mix: dict[str, float] | None = None
+    gpus_per_trial: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> HardwareConfig:
+        _exactly_one(self, "accelerator", "mix")
+        if self.mix is not None:
+            if not self.mix or any(not (0 < w <= 1) for w in self.mix.values()):
+                raise ValueError(f"mix shares must be in (0, 1], got {self.mix}")
+            if abs(sum(self.mix.values()) - 1) > 1e-9:
+                raise ValueError(f"mix shares must sum to 1, got {sum(self.mix.values()):g}")
+        return self
+
+    @property
+    def shares(self) -> dict[str, float]:
+        """Accelerator name → share of trials."""
+        return dict(self.mix) if self.mix is not None else {str(self.accelerator): 1.0}
+
+
+class PricingConfig(_Model):
+    """Rental price: a catalog instance under a pricing model, or a rate given directly."""
+
+    instance: str | None = None
+    pricing: Literal["on_demand", "spot", "preemptible"] = "on_demand"
+    provider: str | None = None
+    region: str | None = None
+    usd_per_accelerator_hour: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> PricingConfig:
+        _exactly_one(self, "instance", "usd_per_accelerator_hour")
+        return self
+
+
+class CarbonConfig(_Model):
+    """Grid carbon intensity: a catalog region, a number, or an hourly series (CSV)."""
+
+    region: str | None = None
+    g_co2e_per_kwh: float | None = Field(default=None, ge=0)
+    series_csv: Path | None = None
+    step_h: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> CarbonConfig:
+        _exactly_one(self, "region", "g_co2e_per_kwh", "series_csv")
+        return self
+
+    @field_validator("series_csv")
+    @classmethod
+    def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base_dir")
+        if value is not None and base is not None and not value.is_absolute():
+            return Path(base) / value
+        return value
+
+
+class ElectricityConfig(_Model):
+    """Electricity price: a catalog region or a number, US dollars per kWh."""
+
+    region: str | None = None
+    usd_per_kwh: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ElectricityConfig:
+        _exactly_one(self, "region", "usd_per_kwh")
+        return self
+
+
+class ReferenceRunConfig(_Model):
+    """The "one final run" the tuning multiplier divides by.
+
+    By default it is one full-fidelity trial of the first study, at that study's expected
+    duration; ``duration_h`` replaces the duration (e.g. Table 4's 120 h for one model).
+    """
+
+    study: str | None = None
+    duration_h: float | None = Field(default=None, gt=0)
+
+
+class StudyConfig(_Model):
+    """One study: a search strategy, the trials' durations, hardware and power.
+
+    Attributes:
+        count: the study is run this many times, independently (e.g. 123 grid searches).
+        host_power_w: CPU + DRAM power per trial while it runs, W.
+        pricing: overrides the campaign's pricing for this study.
+    """
+
+    name: str = Field(min_length=1)
+    count: int = Field(default=1, ge=1)
+    strategy: StrategyConfig
+    duration: DurationConfig
+    hardware: HardwareConfig
+    power: PowerConfig
+    host_power_w: float = Field(default=0.0, ge=0)
+    failures: FailureConfig = FailureConfig()
+    preemption: PreemptionConfig | None = None
+    pricing: PricingConfig | None = None
+
+
+class CampaignConfig(_Model):
+    """A whole campaign: studies, the worker pool, the datacenter and prices.
+
+    Attributes:
+        workers: trials that may run at once (the pool's slots).
+        schedule: ``pooled``: every study's jobs queue for the same pool in study order;
+            ``sequential``: a study starts when the previous one has ended.
+        reserved: the pool is reserved for the campaign's whole wall clock: idle slots draw
+            idle power and are paid for. Needs one accelerator model for every study.
+        pue: a number, or a catalog PUE key (``"uptime-2018"``).
+        replicates, seed: defaults for ``tunecost simulate`` (flags override them).
+    """
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    workers: int = Field(default=1, ge=1)
+    schedule: Literal["pooled", "sequential"] = "pooled"
+    reserved: bool = False
+    pue: float | str = 1.0
+    carbon: CarbonConfig
+    pricing: PricingConfig | None = None
+    electricity: ElectricityConfig | None = None
+    reference_run: ReferenceRunConfig = ReferenceRunConfig()
+    studies: list[StudyConfig] = Field(min_length=1)
+    replicates: int = Field(default=1000, ge=1)
+    seed: int = Field(default=0, ge=0)
+
+    @field_validator("pue")
+    @classmethod
+    def _pue_at_least_one(cls, value: float | str) -> float | str:
+        if isinstance(value, float | int) and value < 1:
+            raise ValueError(f"`pue >= 1` must hold, but got pue={value}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> CampaignConfig:
+        names = [s.name for s in self.studies]
+        if len(set(names)) != len(names):
+            raise ValueError(f"study names must be unique, got {names}")
+        ref = self.reference_run.study
+        if ref is not None and ref not in names:
+            raise ValueError(f"reference_run.study {ref!r} is not a study; studies: {names}")
+        if self.reserved:
+            kinds = {
+                (tuple(sorted(s.hardware.shares)), s.hardware.gpus_per_trial) for s in self.studies
+            }
+            if len(kinds) != 1:
+                raise ValueError(
+                    "a reserved pool needs every study on the same hardware and gpus_per_trial"
+                )
+        return self
+
+
+class ScenarioSet(_Model):
+    """Several campaigns compared side by side."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    scenarios: list[CampaignConfig] = Field(min_length=1)
+
+
+def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
+    """Read a campaign (or a set of scenarios) from a ``.yaml``/``.yml`` or ``.toml`` file.
+
+    Raises:
+        ConfigError: unreadable syntax or an unsupported suffix (with the file and reason).
+        pydantic.ValidationError: a field breaks its rule (the path, the rule, the value).
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            data: Any = yaml.safe_load(text)
+        elif path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        else:
+            raise ConfigError(f"{path}: config files end in .yaml, .yml or .toml")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    context = {"base_dir": path.parent}
+    if "scenarios" in data:
+        return ScenarioSet.model_validate(data, context=context)
+    return CampaignConfig.model_validate(data, context=context)

@@ -1,0 +1,166 @@
+"""Turn a validated campaign config into numbers: catalog look-ups happen here, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tunecost import catalog
+from tunecost.carbon import IntensitySeries, load_intensity_series
+from tunecost.config import CampaignConfig, PricingConfig, StudyConfig
+from tunecost.durations import DurationModel
+from tunecost.exceptions import ConfigError
+from tunecost.failures import PreemptionConfig
+from tunecost.strategies import Strategy
+from tunecost.units import S_PER_H, W_PER_KW
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedStudy:
+    """A study with every figure looked up.
+
+    Attributes:
+        busy_kw, idle_kw: IT power of one trial's machine share (``gpus × accelerator + host``)
+            while running and while waiting, per accelerator in ``accelerators``, kW; idle is
+            NaN where unknown.
+        usd_per_accelerator_hour: rental rate, NaN when the campaign has no pricing.
+    """
+
+    name: str
+    count: int
+    strategy: Strategy
+    duration: DurationModel
+    crash_probability: float
+    crash_duration: DurationModel | None
+    preemption: PreemptionConfig | None
+    accelerators: tuple[str, ...]
+    shares: np.ndarray
+    busy_kw: np.ndarray
+    idle_kw: np.ndarray
+    gpus: int
+    usd_per_accelerator_hour: float
+    power_how: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCampaign:
+    """A campaign with every figure looked up; what the simulators consume."""
+
+    config: CampaignConfig
+    studies: tuple[ResolvedStudy, ...]
+    pue: float
+    g_co2e_per_kwh: float
+    series: IntensitySeries | None
+    usd_per_kwh: float
+    reference_energy_kwh: float
+    reference_how: str
+    sources: dict[str, str]
+
+
+def _rate(pricing: PricingConfig | None, sources: dict[str, str], key: str) -> float:
+    if pricing is None:
+        return float("nan")
+    if pricing.usd_per_accelerator_hour is not None:
+        return pricing.usd_per_accelerator_hour
+    row = catalog.cloud_price(
+        str(pricing.instance),
+        pricing=pricing.pricing,
+        provider=pricing.provider,
+        region=pricing.region,
+    )
+    sources[key] = (
+        f"{row.provider} {row.instance} {row.pricing} ${row.usd_per_hour}/h: {row.source}"
+    )
+    return row.usd_per_accelerator_hour
+
+
+def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) -> ResolvedStudy:
+    names, shares, busy, idle, how = [], [], [], [], []
+    for name, share in cfg.hardware.shares.items():
+        acc = catalog.accelerator(name)
+        power = cfg.power.resolve(acc)
+        names.append(acc.name)
+        shares.append(share)
+        g = cfg.hardware.gpus_per_trial
+        busy.append((g * power.busy_w + cfg.host_power_w) / W_PER_KW)
+        idle.append(
+            np.nan if power.idle_w is None else (g * power.idle_w + cfg.host_power_w) / W_PER_KW
+        )
+        how.append(f"{acc.name}: {power.how}")
+    pricing = cfg.pricing if cfg.pricing is not None else campaign.pricing
+    return ResolvedStudy(
+        name=cfg.name,
+        count=cfg.count,
+        strategy=cfg.strategy.build(),
+        duration=cfg.duration.build(),
+        crash_probability=cfg.failures.crash_probability,
+        crash_duration=None
+        if cfg.failures.crash_duration is None
+        else cfg.failures.crash_duration.build(),
+        preemption=cfg.preemption,
+        accelerators=tuple(names),
+        shares=np.array(shares),
+        busy_kw=np.array(busy),
+        idle_kw=np.array(idle),
+        gpus=cfg.hardware.gpus_per_trial,
+        usd_per_accelerator_hour=_rate(pricing, sources, f"price ({cfg.name})"),
+        power_how=tuple(how),
+    )
+
+
+def resolve(config: CampaignConfig) -> ResolvedCampaign:
+    """Look up every catalog figure the campaign names and build its models.
+
+    Raises:
+        CatalogKeyError: a name is not in the catalog (the message lists close ones).
+        ConfigError: a figure the campaign needs is missing.
+    """
+    sources: dict[str, str] = {}
+    if isinstance(config.pue, str):
+        row = catalog.pue(config.pue)
+        pue, sources["pue"] = row.pue, f"{row.key} = {row.pue}: {row.source}"
+    else:
+        pue = float(config.pue)
+    series = None
+    carbon = config.carbon
+    if carbon.region is not None:
+        grid = catalog.grid_intensity(carbon.region)
+        g_per_kwh = grid.g_co2e_per_kwh
+        sources["carbon"] = (
+            f"{grid.region} {grid.g_co2e_per_kwh:g} g/kWh ({grid.year}): {grid.source}"
+        )
+    elif carbon.g_co2e_per_kwh is not None:
+        g_per_kwh = carbon.g_co2e_per_kwh
+    else:
+        series = load_intensity_series(str(carbon.series_csv), step_h=carbon.step_h)
+        g_per_kwh = series.mean_g_co2e_per_kwh
+        sources["carbon"] = f"series {carbon.series_csv} (mean {g_per_kwh:.1f} g/kWh)"
+    usd_per_kwh = float("nan")
+    if config.electricity is not None:
+        if config.electricity.region is not None:
+            e = catalog.electricity_price(config.electricity.region)
+            usd_per_kwh, sources["electricity"] = e.usd_per_kwh, f"{e.region}: {e.source}"
+        else:
+            usd_per_kwh = float(config.electricity.usd_per_kwh or 0.0)
+    studies = tuple(_study(s, config, sources) for s in config.studies)
+
+    ref_name = config.reference_run.study or config.studies[0].name
+    ref = next(s for s in studies if s.name == ref_name)
+    if config.reference_run.duration_h is not None:
+        ref_h = config.reference_run.duration_h
+    else:
+        mean_s = getattr(ref.duration, "mean_s", None)
+        if mean_s is None:
+            raise ConfigError(
+                f"study {ref_name!r}'s duration model has no mean_s; set reference_run.duration_h"
+            )
+        ref_h = float(mean_s) / S_PER_H
+    ref_kwh = ref_h * float(ref.shares @ ref.busy_kw) * pue
+    how = (
+        f"one full-fidelity trial of {ref_name!r}: {ref_h:,.2f} h × "
+        f"{float(ref.shares @ ref.busy_kw) * W_PER_KW:,.1f} W × PUE {pue:g}"
+    )
+    return ResolvedCampaign(
+        config, studies, pue, g_per_kwh, series, usd_per_kwh, ref_kwh, how, sources
+    )
