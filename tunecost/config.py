@@ -41,6 +41,7 @@ __all__ = [
     "PricingConfig",
     "ReferenceRunConfig",
     "ScenarioSet",
+    "StudyCalibrationConfig",
     "StudyConfig",
     "load_config",
 ]
@@ -149,11 +150,37 @@ class ReferenceRunConfig(_Model):
     duration_h: float | None = Field(default=None, gt=0)
 
 
+class StudyCalibrationConfig(_Model):
+    """Per-trial cost from a calibration (``tunecost calibrate``) instead of given models.
+
+    Each trial draws its hyperparameters from the search space, and its duration and power
+    from the models fitted on the real study, with their measured residual spread.
+
+    Attributes:
+        path: calibration JSON; default: the one given with ``tunecost simulate --calibration``.
+        search_space: overrides the space inferred from the calibration's trials, e.g.
+            ``{"d_model": {"type": "int", "low": 256, "high": 2048, "log": true}}``.
+    """
+
+    path: Path | None = None
+    search_space: dict[str, dict[str, Any]] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base_dir")
+        if value is not None and base is not None and not value.is_absolute():
+            return Path(base) / value
+        return value
+
+
 class StudyConfig(_Model):
     """One study: a search strategy, the trials' durations, hardware and power.
 
     Attributes:
         count: the study is run this many times, independently (e.g. 123 grid searches).
+        duration, power: the full-fidelity duration model and the power model; both are
+            omitted when ``calibration`` supplies them.
         host_power_w: CPU + DRAM power per trial while it runs, W.
         pricing: overrides the campaign's pricing for this study.
     """
@@ -161,13 +188,28 @@ class StudyConfig(_Model):
     name: str = Field(min_length=1)
     count: int = Field(default=1, ge=1)
     strategy: StrategyConfig
-    duration: DurationConfig
+    duration: DurationConfig | None = None
     hardware: HardwareConfig
-    power: PowerConfig
+    power: PowerConfig | None = None
+    calibration: StudyCalibrationConfig | None = None
     host_power_w: float = Field(default=0.0, ge=0)
     failures: FailureConfig = FailureConfig()
     preemption: PreemptionConfig | None = None
     pricing: PricingConfig | None = None
+
+    @model_validator(mode="after")
+    def _models_or_calibration(self) -> StudyConfig:
+        if self.calibration is None and (self.duration is None or self.power is None):
+            missing = [n for n in ("duration", "power") if getattr(self, n) is None]
+            raise ValueError(
+                f"study {self.name!r} needs {' and '.join(missing)} (or a calibration)"
+            )
+        if self.calibration is not None and (self.duration or self.power) is not None:
+            raise ValueError(
+                f"study {self.name!r} takes duration and power from its calibration; "
+                "remove duration/power or calibration"
+            )
+        return self
 
 
 class CampaignConfig(_Model):
