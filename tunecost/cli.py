@@ -16,7 +16,7 @@ from rich.table import Table
 
 from tunecost import catalog, papers
 from tunecost._errors import one_line
-from tunecost.config import CampaignConfig, ScenarioSet, load_config
+from tunecost.config import CampaignConfig, ScenarioSet, load_config, with_calibration
 from tunecost.estimate import RunSpec, estimate_run
 from tunecost.exceptions import TunecostError
 from tunecost.papers import TextTable
@@ -286,6 +286,13 @@ def simulate(
     ledger: Annotated[
         Path | None, typer.Option(help="Write one replicate's per-trial rows to this CSV.")
     ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Calibration JSON (tunecost calibrate): every study takes its "
+            "per-trial duration and power from it, its search space drives them."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Simulate a campaign: P5/P50/P95 of trials, GPU-hours, wall clock, kWh, CO2e and $."""
@@ -293,6 +300,8 @@ def simulate(
 
     with _user_errors():
         loaded = load_config(config)
+        if calibration is not None:
+            loaded = with_calibration(loaded, calibration)
         campaigns: list[CampaignConfig] = (
             list(loaded.scenarios) if isinstance(loaded, ScenarioSet) else [loaded]
         )
@@ -319,6 +328,127 @@ def simulate(
         return
     for summary in summaries:
         _render_campaign(summary)
+
+
+@app.command()
+def calibrate(
+    out: Annotated[Path, typer.Option(help="Where to write the calibration JSON.")],
+    records: Annotated[
+        Path | None, typer.Option(help="JSON Lines file of trial records (tunecost or H200).")
+    ] = None,
+    optuna_storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL, e.g. sqlite:///study.db.")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Optuna study name.")] = None,
+    ray_results: Annotated[
+        Path | None, typer.Option(help="Ray Tune experiment folder (needs --metric).")
+    ] = None,
+    metric: Annotated[str | None, typer.Option(help="Objective key in Ray results.")] = None,
+    mode: Annotated[str, typer.Option(help="min or max: the objective's direction.")] = "min",
+    codecarbon: Annotated[Path | None, typer.Option(help="A CodeCarbon emissions.csv.")] = None,
+    accelerator: Annotated[
+        str | None, typer.Option(help="Catalog accelerator the trials ran on (bounds power).")
+    ] = None,
+    repeats: Annotated[
+        Path | None,
+        typer.Option(help="Records of repeated configurations (JSON Lines), for seed noise."),
+    ] = None,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the fold shuffling.")] = 0,
+    evaluate: Annotated[
+        Path | None,
+        typer.Option(help="Also predict these records (JSON Lines) and report the error."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the calibration as JSON.")
+    ] = False,
+) -> None:
+    """Fit per-trial cost models on a measured study; choose forms by cross-validation."""
+    from tunecost import calibrate as cal
+
+    with _user_errors():
+        result = cal.calibrate(
+            records=records,
+            optuna_storage=optuna_storage,
+            study=study,
+            ray_results=ray_results,
+            metric=metric,
+            mode=mode,
+            codecarbon=codecarbon,
+            accelerator=accelerator,
+            n_folds=folds,
+            repeats=() if repeats is None else cal.read_records(repeats),
+            rng=seed,
+            out=out,
+        )
+        evaluation = (
+            None if evaluate is None else cal.evaluate_on(result, cal.read_records(evaluate))
+        )
+    if as_json:
+        data = result.model_dump(mode="json")
+        if evaluation is not None:
+            data["evaluation"] = evaluation
+        _print_json(data)
+        return
+    _render_calibration(result, evaluation, out)
+
+
+def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Path) -> None:
+    rows = []
+    for target, model in (("duration", result.duration), ("energy", result.energy)):
+        if model is None:
+            continue
+        for form, err in model.cv_mdape_pct.items():
+            rows.append(
+                (
+                    target,
+                    form + (" ✓" if form == model.form else ""),
+                    f"{err:.1f} %",
+                    f"{model.cv_mape_pct[form]:.1f} %",
+                )
+            )
+    notes = [
+        f"{result.n_records} trials of {result.study!r}; written to {out}",
+        "search space: "
+        + ", ".join(
+            f"{k} [{v.low:g}, {v.high:g}]{' log' if v.log else ''}"
+            if v.type != "categorical"
+            else f"{k} {v.choices}"
+            for k, v in result.space.items()
+        ),
+    ]
+    if result.learning_curve is not None:
+        lc = result.learning_curve
+        notes.append(
+            "rank correlation of early and final values (what pruning relies on): "
+            + ", ".join(
+                f"f={f:.2f}: {r:.2f}" for f, r in zip(lc.f_grid, lc.spearman, strict=False)
+            )
+        )
+    _render(
+        TextTable(
+            "Calibration: cross-validated error of each candidate form",
+            ("target", "form", "median abs % error", "mean abs % error"),
+            tuple(rows),
+            tuple(notes),
+        )
+    )
+    if evaluation is not None:
+        _render(
+            TextTable(
+                "Prediction of other records",
+                ("target", "median abs % error", "median signed % error"),
+                tuple(
+                    (
+                        t,
+                        f"{evaluation[f'{t}_mdape_pct']:.1f} %",
+                        f"{evaluation[f'{t}_median_signed_pct']:+.1f} %",
+                    )
+                    for t in ("duration", "energy")
+                    if evaluation.get(f"{t}_mdape_pct") is not None
+                ),
+            )
+        )
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "StudyCalibrationConfig",
     "StudyConfig",
     "load_config",
+    "with_calibration",
 ]
 
 
@@ -297,3 +298,35 @@ def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
     if "scenarios" in data:
         return ScenarioSet.model_validate(data, context=context)
     return CampaignConfig.model_validate(data, context=context)
+
+
+def with_calibration(
+    loaded: CampaignConfig | ScenarioSet, path: str | Path
+) -> CampaignConfig | ScenarioSet:
+    """Give every study the calibration at ``path`` (``tunecost simulate --calibration``).
+
+    A study that names its own calibration file keeps it; every other study takes its
+    per-trial duration and power from ``path`` instead of its ``duration`` and ``power``.
+    """
+
+    def campaign(cfg: CampaignConfig) -> CampaignConfig:
+        studies = []
+        for s in cfg.studies:
+            if s.calibration is not None and s.calibration.path is not None:
+                studies.append(s)
+                continue
+            own = s.calibration or StudyCalibrationConfig()
+            studies.append(
+                s.model_copy(
+                    update={
+                        "calibration": own.model_copy(update={"path": Path(path)}),
+                        "duration": None,
+                        "power": None,
+                    }
+                )
+            )
+        return cfg.model_copy(update={"studies": studies})
+
+    if isinstance(loaded, ScenarioSet):
+        return loaded.model_copy(update={"scenarios": [campaign(c) for c in loaded.scenarios]})
+    return campaign(loaded)

@@ -17,6 +17,7 @@ FILES = {
     "pue.csv": catalog.pue_figures,
     "cloud_prices.csv": catalog.cloud_prices,
     "electricity_prices.csv": catalog.electricity_prices,
+    "cpus.csv": catalog.cpus,
 }
 
 

@@ -1,12 +1,115 @@
 """Calibration: measure real trials, read them from any source, fit cost models.
 
-Everything here works on :class:`~tunecost.calibrate.records.TrialRecord`, the one record
-format that measured trials from Optuna, Ray Tune, CodeCarbon and JSON Lines files are read
-into.
+Everything here works on :class:`TrialRecord`, the one record format that measured trials
+from Optuna, Ray Tune, CodeCarbon and JSON Lines files are read into:
+
+* :class:`TrialMeter` measures one trial (wall time; NVML accelerator energy; RAPL CPU/DRAM
+  energy; else an estimate, marked ``estimated``);
+* ``tunecost.calibrate.optuna.measured`` and ``tunecost.calibrate.ray.measured_trainable``
+  put those measurements into Optuna and Ray Tune studies;
+* :func:`load_records` reads them back (and CodeCarbon's ``emissions.csv``, and JSON Lines);
+* :func:`fit_calibration` fits duration, energy and learning-curve models, choosing each
+  model's form by cross-validation; :func:`calibrate` does both and saves the result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
+from tunecost._rng import RngLike
+from tunecost.calibrate.fit import (
+    Calibration,
+    LearningCurve,
+    ParamSpace,
+    SeedNoise,
+    TargetModel,
+    evaluate_on,
+    fit_calibration,
+    infer_space,
+    seed_noise,
+)
+from tunecost.calibrate.importers import (
+    from_codecarbon,
+    from_jsonl,
+    from_optuna,
+    from_ray,
+    load_records,
+)
+from tunecost.calibrate.measure import Measurement, NvmlBackend, RaplBackend, TrialMeter
 from tunecost.calibrate.records import CurvePoint, TrialRecord, read_records, write_records
 
-__all__ = ["CurvePoint", "TrialRecord", "read_records", "write_records"]
+__all__ = [
+    "Calibration",
+    "CurvePoint",
+    "LearningCurve",
+    "Measurement",
+    "NvmlBackend",
+    "ParamSpace",
+    "RaplBackend",
+    "SeedNoise",
+    "TargetModel",
+    "TrialMeter",
+    "TrialRecord",
+    "calibrate",
+    "evaluate_on",
+    "fit_calibration",
+    "from_codecarbon",
+    "from_jsonl",
+    "from_optuna",
+    "from_ray",
+    "infer_space",
+    "load_records",
+    "read_records",
+    "seed_noise",
+    "write_records",
+]
+
+
+def calibrate(
+    *,
+    records: str | Path | None = None,
+    optuna_storage: str | None = None,
+    study: str | None = None,
+    ray_results: str | Path | None = None,
+    metric: str | None = None,
+    mode: str = "min",
+    codecarbon: str | Path | None = None,
+    accelerator: str | None = None,
+    n_folds: int = 5,
+    repeats: Sequence[TrialRecord] = (),
+    out: str | Path | None = None,
+    rng: RngLike = 0,
+) -> Calibration:
+    """Read a measured study from one source, fit its cost models, and save them.
+
+    Args:
+        records, optuna_storage, study, ray_results, metric, mode, codecarbon: the source,
+            exactly one (see :func:`load_records`).
+        accelerator: catalog accelerator the trials ran on; bounds fitted power by its idle
+            power and TDP.
+        n_folds: cross-validation folds used to choose and score each model's form.
+        repeats: records of repeated configurations, for seed noise.
+        out: write the calibration here as JSON (atomically).
+        rng: seed of the fold shuffling.
+    """
+    recs = load_records(
+        records=records,
+        optuna_storage=optuna_storage,
+        study=study,
+        ray_results=ray_results,
+        metric=metric,
+        codecarbon=codecarbon,
+        mode=mode,
+    )
+    calibration = fit_calibration(
+        recs,
+        accelerator=accelerator,
+        n_folds=n_folds,
+        repeats=repeats,
+        direction="maximize" if mode == "max" else "minimize",
+        rng=rng,
+    )
+    if out is not None:
+        calibration.save(out)
+    return calibration

@@ -23,6 +23,7 @@ from tunecost.catalog._load import CatalogDataError, load_rows
 from tunecost.catalog._models import (
     AcceleratorSpec,
     CloudPrice,
+    CpuSpec,
     ElectricityPrice,
     GridIntensity,
     PueFigure,
@@ -33,6 +34,7 @@ __all__ = [
     "AcceleratorSpec",
     "CatalogDataError",
     "CloudPrice",
+    "CpuSpec",
     "ElectricityPrice",
     "GridIntensity",
     "PueFigure",
@@ -40,6 +42,8 @@ __all__ = [
     "accelerators",
     "cloud_price",
     "cloud_prices",
+    "cpu",
+    "cpus",
     "electricity_price",
     "electricity_prices",
     "grid_intensities",
@@ -85,6 +89,11 @@ def cloud_prices() -> tuple[CloudPrice, ...]:
     return load_rows("cloud_prices.csv", CloudPrice)
 
 
+def cpus() -> tuple[CpuSpec, ...]:
+    """Every CPU row, in file order."""
+    return load_rows("cpus.csv", CpuSpec)
+
+
 def electricity_prices() -> tuple[ElectricityPrice, ...]:
     """Every electricity price row, in file order."""
     return load_rows("electricity_prices.csv", ElectricityPrice)
@@ -103,6 +112,11 @@ def _grid_index() -> dict[str, GridIntensity]:
 @functools.cache
 def _pue_index() -> dict[str, PueFigure]:
     return _index(pue_figures(), lambda r: (r.key,), "PUE")
+
+
+@functools.cache
+def _cpu_index() -> dict[str, CpuSpec]:
+    return _index(cpus(), lambda r: (r.name,), "CPU")
 
 
 @functools.cache
@@ -130,6 +144,11 @@ def grid_intensity(region: str) -> GridIntensity:
 def pue(key: str) -> PueFigure:
     """Look up a PUE figure by key (``"uptime-2018"``, ``"google-fleet"``)."""
     return _lookup(_pue_index(), key, "PUE", (r.key for r in pue_figures()))
+
+
+def cpu(name: str) -> CpuSpec:
+    """Look up a CPU by name (``"generic"``, ``"xeon-gold-6248"``)."""
+    return _lookup(_cpu_index(), name, "CPU", (r.name for r in cpus()))
 
 
 def electricity_price(region: str) -> ElectricityPrice:

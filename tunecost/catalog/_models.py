@@ -116,3 +116,22 @@ class ElectricityPrice(_Row):
     name: str
     usd_per_kwh: float = Field(gt=0)
     year: int
+
+
+class CpuSpec(_Row):
+    """One CPU model.
+
+    Attributes:
+        name: canonical key, lowercase with hyphens (``"xeon-gold-6248"``, ``"generic"``).
+        cores: physical cores per package.
+        tdp_w: thermal design power of the package, W.
+    """
+
+    name: str
+    cores: int = Field(gt=0)
+    tdp_w: float = Field(gt=0)
+
+    @property
+    def tdp_w_per_core(self) -> float:
+        """TDP divided evenly over the cores, W per core."""
+        return self.tdp_w / self.cores

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tunecost import catalog
+from tunecost.calibrate.fit import Calibration, ParamSpace
 from tunecost.carbon import IntensitySeries, load_intensity_series
-from tunecost.config import CampaignConfig, PricingConfig, StudyConfig
+from tunecost.config import CampaignConfig, PricingConfig, StudyCalibrationConfig, StudyConfig
 from tunecost.durations import DurationModel
 from tunecost.exceptions import ConfigError
 from tunecost.failures import PreemptionConfig
@@ -23,14 +24,16 @@ class ResolvedStudy:
     Attributes:
         busy_kw, idle_kw: IT power of one trial's machine share (``gpus × accelerator + host``)
             while running and while waiting, per accelerator in ``accelerators``, kW; idle is
-            NaN where unknown.
+            NaN where unknown. With a calibration, busy power comes from it per trial and
+            ``busy_kw`` holds the host share only.
         usd_per_accelerator_hour: rental rate, NaN when the campaign has no pricing.
+        calibration: fitted per-trial cost models, replacing ``duration`` and the power model.
     """
 
     name: str
     count: int
     strategy: Strategy
-    duration: DurationModel
+    duration: DurationModel | None
     crash_probability: float
     crash_duration: DurationModel | None
     preemption: PreemptionConfig | None
@@ -41,6 +44,7 @@ class ResolvedStudy:
     gpus: int
     usd_per_accelerator_hour: float
     power_how: tuple[str, ...]
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +79,67 @@ def _rate(pricing: PricingConfig | None, sources: dict[str, str], key: str) -> f
     return row.usd_per_accelerator_hour
 
 
+def _load_calibration(cfg: StudyCalibrationConfig, study: str) -> Calibration:
+    if cfg.path is None:
+        raise ConfigError(
+            f"study {study!r} takes its cost from a calibration, but none was given: "
+            "pass --calibration FILE or set calibration.path"
+        )
+    try:
+        calibration = Calibration.load(cfg.path)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"{cfg.path}: not a calibration file ({first})") from None
+    if cfg.search_space is not None:
+        space = dict(calibration.space)
+        for name, dim in cfg.search_space.items():
+            if name not in space:
+                raise ConfigError(
+                    f"search_space names {name!r}, which the calibration's models do not use; "
+                    f"known: {', '.join(sorted(space))}"
+                )
+            space[name] = ParamSpace.model_validate(dim)
+        calibration = calibration.model_copy(update={"space": space})
+    if calibration.energy is None:
+        raise ConfigError(f"{cfg.path}: the calibration has no energy model (no measured energy)")
+    return calibration
+
+
 def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) -> ResolvedStudy:
     names, shares, busy, idle, how = [], [], [], [], []
+    g = cfg.hardware.gpus_per_trial
+    calibration = None
+    if cfg.calibration is not None:
+        calibration = _load_calibration(cfg.calibration, cfg.name)
+        errors = [
+            f"{name} {model.cv_mdape_pct[model.form]:.1f} %"
+            for name, model in (("duration", calibration.duration), ("energy", calibration.energy))
+            if model is not None
+        ]
+        sources[f"calibration ({cfg.name})"] = (
+            f"{cfg.calibration.path}: {calibration.n_records} trials of {calibration.study!r}; "
+            f"CV median abs error {', '.join(errors)}"
+        )
     for name, share in cfg.hardware.shares.items():
         acc = catalog.accelerator(name)
-        power = cfg.power.resolve(acc)
         names.append(acc.name)
         shares.append(share)
-        g = cfg.hardware.gpus_per_trial
-        busy.append((g * power.busy_w + cfg.host_power_w) / W_PER_KW)
-        idle.append(
-            np.nan if power.idle_w is None else (g * power.idle_w + cfg.host_power_w) / W_PER_KW
-        )
-        how.append(f"{acc.name}: {power.how}")
+        if cfg.power is not None:
+            power = cfg.power.resolve(acc)
+            busy.append((g * power.busy_w + cfg.host_power_w) / W_PER_KW)
+            idle_w = power.idle_w
+            how.append(f"{acc.name}: {power.how}")
+        else:
+            busy.append(cfg.host_power_w / W_PER_KW)
+            idle_w = acc.idle_w
+            how.append(f"{acc.name}: calibrated per trial + host {cfg.host_power_w:g} W")
+        idle.append(np.nan if idle_w is None else (g * idle_w + cfg.host_power_w) / W_PER_KW)
     pricing = cfg.pricing if cfg.pricing is not None else campaign.pricing
     return ResolvedStudy(
         name=cfg.name,
         count=cfg.count,
         strategy=cfg.strategy.build(),
-        duration=cfg.duration.build(),
+        duration=None if cfg.duration is None else cfg.duration.build(),
         crash_probability=cfg.failures.crash_probability,
         crash_duration=None
         if cfg.failures.crash_duration is None
@@ -103,10 +149,29 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
         shares=np.array(shares),
         busy_kw=np.array(busy),
         idle_kw=np.array(idle),
-        gpus=cfg.hardware.gpus_per_trial,
+        gpus=g,
         usd_per_accelerator_hour=_rate(pricing, sources, f"price ({cfg.name})"),
         power_how=tuple(how),
+        calibration=calibration,
     )
+
+
+def _expected_trial(study: ResolvedStudy) -> tuple[float, float]:
+    """Mean full-fidelity duration, h, and mean IT power, kW, of one trial of ``study``."""
+    if study.calibration is not None:
+        # No closed form over the search space: a fixed-seed sample of 4,096 trials.
+        rng = np.random.default_rng(0)
+        params = study.calibration.sample_params(4096, rng=rng)
+        duration_s, energy_j = study.calibration.sample_costs(params, rng=rng)
+        assert energy_j is not None  # checked when the calibration was loaded
+        accel_kw = float(energy_j.mean() / duration_s.mean()) / W_PER_KW
+        return float(duration_s.mean()) / S_PER_H, accel_kw + float(study.shares @ study.busy_kw)
+    mean_s = getattr(study.duration, "mean_s", None)
+    if mean_s is None:
+        raise ConfigError(
+            f"study {study.name!r}'s duration model has no mean_s; set reference_run.duration_h"
+        )
+    return float(mean_s) / S_PER_H, float(study.shares @ study.busy_kw)
 
 
 def resolve(config: CampaignConfig) -> ResolvedCampaign:
@@ -147,19 +212,12 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
 
     ref_name = config.reference_run.study or config.studies[0].name
     ref = next(s for s in studies if s.name == ref_name)
-    if config.reference_run.duration_h is not None:
-        ref_h = config.reference_run.duration_h
-    else:
-        mean_s = getattr(ref.duration, "mean_s", None)
-        if mean_s is None:
-            raise ConfigError(
-                f"study {ref_name!r}'s duration model has no mean_s; set reference_run.duration_h"
-            )
-        ref_h = float(mean_s) / S_PER_H
-    ref_kwh = ref_h * float(ref.shares @ ref.busy_kw) * pue
+    mean_h, power_kw = _expected_trial(ref)
+    ref_h = mean_h if config.reference_run.duration_h is None else config.reference_run.duration_h
+    ref_kwh = ref_h * power_kw * pue
     how = (
         f"one full-fidelity trial of {ref_name!r}: {ref_h:,.2f} h × "
-        f"{float(ref.shares @ ref.busy_kw) * W_PER_KW:,.1f} W × PUE {pue:g}"
+        f"{power_kw * W_PER_KW:,.1f} W × PUE {pue:g}"
     )
     return ResolvedCampaign(
         config, studies, pue, g_per_kwh, series, usd_per_kwh, ref_kwh, how, sources

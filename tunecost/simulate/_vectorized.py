@@ -15,7 +15,7 @@ import numpy as np
 from tunecost.exceptions import ConfigError
 from tunecost.failures import preemption_overhead_h
 from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy
-from tunecost.units import S_PER_H
+from tunecost.units import S_PER_H, W_PER_KW
 
 # Job states in the ledger.
 COMPLETE, PRUNED, CRASHED, SKIPPED = 0, 1, 2, 3
@@ -54,15 +54,25 @@ def _study_jobs(study: ResolvedStudy, m: int, rng: np.random.Generator) -> dict[
     plan_rng, dur_rng, acc_rng, crash_rng, pre_rng = rng.spawn(5)
     plan = study.strategy.plan(m, rng=plan_rng).validate(m)
     n_trials, n_jobs = plan.n_trials, plan.n_jobs
-    # A trial's speed belongs to its configuration: every job of a trial (one per rung it
-    # reaches) scales the same full-fidelity draw.
-    full_h = study.duration.sample((m, n_trials), rng=dur_rng) / S_PER_H
-    duration_h = full_h[:, plan.trial] * plan.fidelity * plan.cost_factor
     if len(study.accelerators) == 1:
         acc_trial = np.zeros((m, n_trials), dtype=np.int64)
     else:
         acc_trial = acc_rng.choice(len(study.accelerators), size=(m, n_trials), p=study.shares)
     acc = acc_trial[:, plan.trial]
+    busy_kw = study.busy_kw[acc]
+    # A trial's speed belongs to its configuration: every job of a trial (one per rung it
+    # reaches) scales the same full-fidelity draw.
+    if study.calibration is None:
+        assert study.duration is not None  # StudyConfig requires it without a calibration
+        full_s = study.duration.sample((m, n_trials), rng=dur_rng)
+    else:
+        # Each trial draws its hyperparameters from the search space; its duration and
+        # energy follow from the fitted models with correlated residual noise.
+        params = study.calibration.sample_params((m, n_trials), rng=dur_rng)
+        full_s, energy_j = study.calibration.sample_costs(params, rng=dur_rng)
+        assert energy_j is not None  # checked when the calibration was loaded
+        busy_kw = busy_kw + (energy_j / full_s / W_PER_KW)[:, plan.trial]
+    duration_h = (full_s / S_PER_H)[:, plan.trial] * plan.fidelity * plan.cost_factor
 
     state = np.where(plan.stopped, PRUNED, COMPLETE).astype(np.int8)
     if study.crash_probability > 0:
@@ -92,6 +102,7 @@ def _study_jobs(study: ResolvedStudy, m: int, rng: np.random.Generator) -> dict[
         "acc": acc,
         "state": state,
         "preemptions": preemptions,
+        "busy_kw": busy_kw,
     }
 
 
@@ -113,7 +124,6 @@ def build_jobs(campaign: ResolvedCampaign, m: int, rng: np.random.Generator) -> 
                 parent=np.where(plan.parent >= 0, plan.parent + job_offset, -1),
                 barrier=np.where(plan.barrier >= 0, plan.barrier + stage_offset, -1),
                 stage=plan.stage + stage_offset,
-                busy_kw=study.busy_kw[part["acc"]],
                 idle_kw=study.idle_kw[part["acc"]],
                 gpus=np.full(plan.n_jobs, study.gpus),
                 rate=np.full(plan.n_jobs, study.usd_per_accelerator_hour),

@@ -1,0 +1,65 @@
+"""``tunecost calibrate`` as a user runs it, on the H200 measurements in studies/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tunecost.calibrate import Calibration
+from tunecost.cli import app
+
+DATA = Path(__file__).resolve().parents[2] / "studies" / "h200_transformer_lm" / "data"
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("name", ["calib_random.jsonl", "scale_random.jsonl"])
+def test_cross_validated_error_is_within_ten_percent(name: str, tmp_path: Path) -> None:
+    out = tmp_path / "calib.json"
+    res = runner.invoke(app, ["calibrate", "--records", str(DATA / name), "--accelerator",
+                              "h200", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    cal = Calibration.load(out)
+    assert cal.duration.cv_mdape_pct[cal.duration.form] <= 10.0
+    assert cal.energy is not None and cal.energy.cv_mdape_pct[cal.energy.form] <= 10.0
+    # The chosen form is never worse than the plain log-linear baseline.
+    assert cal.duration.cv_mdape_pct[cal.duration.form] <= cal.duration.cv_mdape_pct["loglinear"]
+    assert json.loads(res.output)["n_records"] == cal.n_records
+
+
+def test_evaluate_and_repeats(tmp_path: Path) -> None:
+    res = runner.invoke(app, [
+        "calibrate", "--records", str(DATA / "calib_random.jsonl"), "--accelerator", "h200",
+        "--out", str(tmp_path / "c.json"), "--repeats", str(DATA / "repeats.jsonl"),
+        "--evaluate", str(DATA / "repeats.jsonl"), "--json",
+    ])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert len(data["evaluation"]["rows"]) == 12
+    assert data["seed_noise"]["configs"][0]["n"] == 6
+    # Study trials carry ~1.5 s of start-up the back-to-back repeats do not: over-predicted.
+    assert data["evaluation"]["duration_median_signed_pct"] > 0
+
+
+def test_table_output(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["calibrate", "--records", str(DATA / "calib_random.jsonl"),
+                              "--out", str(tmp_path / "c.json")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "overhead_loglinear" in res.output and "median abs % error" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([], "give exactly one of"),
+        (["--records", "nope.jsonl"], "nope.jsonl"),
+        (["--ray-results", "x", "--records", "y"], "give exactly one of"),
+    ],
+)
+def test_bad_sources_are_one_line(args: list[str], needle: str, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["calibrate", "--out", str(tmp_path / "c.json"), *args])
+    assert res.exit_code == 2
+    assert needle in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1

@@ -1,0 +1,1138 @@
+"""Fit per-trial cost models, a search space and learning curves to a small real study.
+
+:func:`fit_calibration` turns measured :class:`~tunecost.calibrate.records.TrialRecord` s into
+a frozen :class:`Calibration`: duration and energy of a trial as functions of its
+hyperparameters (the cost model form chosen per target by k-fold cross-validated median
+absolute percentage error), the residual spread for drawing realistic per-trial noise, the
+search space the study sampled from, a learning-curve model for replaying pruning, and
+seed-to-seed noise where configurations were repeated. The simulator then extrapolates from it.
+
+Candidate forms (:data:`FORMS`), all fitted on a design matrix ``X`` of shape ``(n, p)`` built
+from the hyperparameters (numeric ones standardised, wide positive ones in log, categorical
+ones one-hot):
+
+- ``loglinear``: ``log y = b0 + X b`` by least squares (the baseline).
+- ``overhead_loglinear``: ``y = exp(c) + exp(b0 + X b)``, a fixed per-trial overhead (model
+  build, first-step compilation, evaluation) plus work that scales with the hyperparameters.
+- ``loglinear_interactions``: ``loglinear`` plus pairwise products of the features, ridge
+  penalty chosen by exact leave-one-out error on the training fold.
+- ``power_model`` (energy only): ``energy = duration × power`` with mean power bounded to
+  ``[idle_w, tdp_w]`` through a sigmoid, so extrapolated power stays physical.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import optimize, stats
+
+from tunecost._rng import RngLike, as_generator
+from tunecost.calibrate.records import TrialRecord
+from tunecost.exceptions import ConfigError
+
+__all__ = [
+    "FORMS",
+    "Calibration",
+    "CostForm",
+    "FeatureSpec",
+    "LearningCurve",
+    "LogLinear",
+    "LogLinearInteractions",
+    "OverheadLogLinear",
+    "ParamSpace",
+    "PowerModel",
+    "SeedNoise",
+    "TargetModel",
+    "evaluate_on",
+    "fit_calibration",
+    "infer_space",
+    "seed_noise",
+]
+
+_FIT_STATES = ("COMPLETE", "PRUNED")
+# A positive numeric parameter whose observed range spans more than this factor enters the
+# cost model in log: costs of neural-network training scale as powers of sizes and counts.
+_LOG_FEATURE_RATIO = 3.0
+_RIDGE_GRID = tuple(10.0 ** k for k in range(-4, 3))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost-model forms
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What a form may need besides ``X`` and ``y``.
+
+    Attributes:
+        duration_s: measured durations, s, shape (n,) (for ``power_model``).
+        duration_form: name of the duration form ``power_model`` uses for time.
+        power_low_w, power_high_w: bounds of mean power, W.
+    """
+
+    duration_s: np.ndarray | None = None
+    duration_form: str = "loglinear"
+    power_low_w: float = 0.0
+    power_high_w: float = math.inf
+
+
+class CostForm(Protocol):
+    """A fitted, frozen cost model ``y = f(X)`` (the protocol every entry of FORMS meets)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, *, ctx: FitContext | None = None) -> CostForm:
+        """Fit to features ``X`` (n, p) and positive targets ``y`` (n,)."""
+        ...
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predict ``y`` for ``X`` of shape (..., p); returns shape (...)."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as a JSON-able dict (``from_dict`` inverts it)."""
+        ...
+
+
+def _as_2d(X: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    X = np.asarray(X, dtype=float)
+    return X.reshape(-1, X.shape[-1]), X.shape[:-1]
+
+
+def _check_target(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1 or not np.all(np.isfinite(y)) or np.any(y <= 0):
+        raise ConfigError(f"cost targets must be finite and > 0, but got {y!r}")
+    return y
+
+
+@dataclass(frozen=True)
+class LogLinear:
+    """``log y = b0 + X b``, ordinary least squares on log targets.
+
+    Example:
+        >>> X = np.linspace(0, 1, 8)[:, None]
+        >>> LogLinear.fit(X, np.exp(1.0 + 2.0 * X[:, 0])).coef.round(6).tolist()
+        [1.0, 2.0]
+    """
+
+    name: ClassVar[str] = "loglinear"
+    coef: np.ndarray  # (p + 1,): intercept first
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, *, ctx: FitContext | None = None) -> LogLinear:
+        X2, _ = _as_2d(X)
+        A = np.column_stack([np.ones(len(X2)), X2])
+        coef, *_ = np.linalg.lstsq(A, np.log(_check_target(y)), rcond=None)
+        return cls(coef=coef)
+
+    def log_predict(self, X: np.ndarray) -> np.ndarray:
+        X2, shape = _as_2d(X)
+        return (self.coef[0] + X2 @ self.coef[1:]).reshape(shape)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.exp(self.log_predict(X))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"coef": self.coef.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LogLinear:
+        return cls(coef=np.asarray(d["coef"], dtype=float))
+
+
+@dataclass(frozen=True)
+class OverheadLogLinear:
+    """``y = exp(c) + exp(b0 + X b)``: fixed per-trial overhead plus scaling work.
+
+    Fitted with ``scipy.optimize.least_squares`` on log residuals (so every trial weighs by
+    its relative error), started from a log-linear fit of ``y`` minus two trial overheads
+    (half and a tenth of the smallest ``y``); the better start wins.
+
+    Example:
+        >>> X = np.linspace(0, 1, 12)[:, None]
+        >>> m = OverheadLogLinear.fit(X, 2.0 + np.exp(0.5 + 1.5 * X[:, 0]))
+        >>> round(m.overhead, 4), m.coef.round(4).tolist()
+        (2.0, [0.5, 1.5])
+    """
+
+    name: ClassVar[str] = "overhead_loglinear"
+    log_overhead: float
+    coef: np.ndarray  # (p + 1,)
+
+    @property
+    def overhead(self) -> float:
+        """The fixed per-trial part, in the target's unit."""
+        return math.exp(self.log_overhead)
+
+    @classmethod
+    def fit(
+        cls, X: np.ndarray, y: np.ndarray, *, ctx: FitContext | None = None
+    ) -> OverheadLogLinear:
+        X2, _ = _as_2d(X)
+        y = _check_target(y)
+        A = np.column_stack([np.ones(len(X2)), X2])
+        log_y = np.log(y)
+
+        def resid(theta: np.ndarray) -> np.ndarray:
+            return np.logaddexp(theta[0], A @ theta[1:]) - log_y
+
+        best = None
+        for share in (0.5, 0.1):
+            c0 = share * y.min()
+            b0, *_ = np.linalg.lstsq(A, np.log(y - c0), rcond=None)
+            sol = optimize.least_squares(resid, np.concatenate([[math.log(c0)], b0]),
+                                         method="lm", xtol=1e-12, ftol=1e-12)
+            if best is None or sol.cost < best.cost:
+                best = sol
+        assert best is not None
+        return cls(log_overhead=float(best.x[0]), coef=best.x[1:])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X2, shape = _as_2d(X)
+        return np.exp(np.logaddexp(self.log_overhead, self.coef[0] + X2 @ self.coef[1:])).reshape(
+            shape
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"log_overhead": self.log_overhead, "coef": self.coef.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OverheadLogLinear:
+        return cls(log_overhead=float(d["log_overhead"]), coef=np.asarray(d["coef"], float))
+
+
+def _pairwise(X2: np.ndarray) -> np.ndarray:
+    pairs = [X2[:, i] * X2[:, j] for i, j in combinations(range(X2.shape[1]), 2)]
+    return np.column_stack([X2, *pairs]) if pairs else X2
+
+
+@dataclass(frozen=True)
+class LogLinearInteractions:
+    """``log y = b0 + X b + Σ_{i<j} b_ij x_i x_j``, ridge-regularised.
+
+    The intercept and main effects are not penalised; the interaction terms are, with
+    ``alpha`` picked from 1e-4 … 1e2 by exact leave-one-out error of the ridge fit on the
+    training data (closed form through the hat matrix), so no extra random split is needed.
+    Features are expected standardised (the calibration's design is), so one penalty suits
+    all of them.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(40, 2))
+        >>> y = np.exp(1 + X[:, 0] - X[:, 1] + 0.5 * X[:, 0] * X[:, 1])
+        >>> LogLinearInteractions.fit(X, y).coef.round(2).tolist()
+        [1.0, 1.0, -1.0, 0.5]
+    """
+
+    name: ClassVar[str] = "loglinear_interactions"
+    coef: np.ndarray  # (1 + p + p(p-1)/2,)
+    alpha: float
+
+    @classmethod
+    def fit(
+        cls, X: np.ndarray, y: np.ndarray, *, ctx: FitContext | None = None
+    ) -> LogLinearInteractions:
+        Z = _pairwise(_as_2d(X)[0])
+        t = np.log(_check_target(y))
+        z_mean, t_mean = Z.mean(axis=0), t.mean()
+        Zc, tc = Z - z_mean, t - t_mean
+        n, k = Zc.shape
+        p = X.shape[-1]
+        # Only the interaction terms are shrunk: main effects are the log-linear baseline,
+        # which the data determine well; the p(p-1)/2 products are what overfits.
+        penalty = np.diag(np.r_[np.zeros(p), np.ones(k - p)])
+        best: tuple[float, float, np.ndarray] | None = None
+        for alpha in _RIDGE_GRID:
+            inv = np.linalg.inv(Zc.T @ Zc + alpha * n * penalty + 1e-10 * np.eye(k))
+            b = inv @ Zc.T @ tc
+            # Leave-one-out residual of a linear smoother: r_i / (1 - H_ii); the +1/n is the
+            # unpenalised intercept's share of the hat matrix.
+            h = np.einsum("ij,jk,ik->i", Zc, inv, Zc) + 1.0 / n
+            loo = np.mean(((tc - Zc @ b) / np.clip(1.0 - h, 1e-9, None)) ** 2)
+            if best is None or loo < best[0] - 1e-15:
+                best = (loo, alpha, b)
+        assert best is not None
+        _, alpha, b = best
+        return cls(coef=np.concatenate([[t_mean - z_mean @ b], b]), alpha=alpha)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X2, shape = _as_2d(X)
+        return np.exp(self.coef[0] + _pairwise(X2) @ self.coef[1:]).reshape(shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"coef": self.coef.tolist(), "alpha": self.alpha}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LogLinearInteractions:
+        return cls(coef=np.asarray(d["coef"], float), alpha=float(d["alpha"]))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@dataclass(frozen=True)
+class PowerModel:
+    """``energy = duration(X) × power(X)``, ``power = lo + (hi − lo)·sigmoid(b0 + X b)``.
+
+    Mean power ``E/t`` of each trial is fitted on log residuals with the bounded form, so
+    predicted power stays in ``[power_low_w, power_high_w]`` (a catalog accelerator's idle and
+    TDP) however far the features extrapolate. Time comes from a duration form
+    (``ctx.duration_form``) fitted on the same trials.
+
+    Example:
+        >>> X = np.linspace(-1, 1, 10)[:, None]
+        >>> t = np.exp(1 + X[:, 0])
+        >>> p = 100 + 600 * _sigmoid(0.3 + 2 * X[:, 0])
+        >>> ctx = FitContext(duration_s=t, power_low_w=100, power_high_w=700)
+        >>> m = PowerModel.fit(X, t * p, ctx=ctx)
+        >>> m.power_coef.round(4).tolist()
+        [0.3, 2.0]
+    """
+
+    name: ClassVar[str] = "power_model"
+    duration: CostForm
+    power_coef: np.ndarray  # (p + 1,)
+    power_low_w: float
+    power_high_w: float
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, *, ctx: FitContext | None = None) -> PowerModel:
+        if ctx is None or ctx.duration_s is None or not math.isfinite(ctx.power_high_w):
+            raise ConfigError(
+                "power_model needs measured durations and finite power bounds in its context, "
+                f"but got {ctx!r}"
+            )
+        X2, _ = _as_2d(X)
+        t = _check_target(ctx.duration_s)
+        power_w = _check_target(y) / t
+        lo, hi = ctx.power_low_w, ctx.power_high_w
+        A = np.column_stack([np.ones(len(X2)), X2])
+        frac = np.clip((power_w - lo) / (hi - lo), 1e-3, 1 - 1e-3)
+        start, *_ = np.linalg.lstsq(A, np.log(frac / (1 - frac)), rcond=None)
+
+        def resid(b: np.ndarray) -> np.ndarray:
+            return np.log(lo + (hi - lo) * _sigmoid(A @ b)) - np.log(power_w)
+
+        sol = optimize.least_squares(resid, start, method="lm", xtol=1e-12, ftol=1e-12)
+        duration = FORMS[ctx.duration_form].fit(X2, t, ctx=ctx)
+        return cls(duration=duration, power_coef=sol.x, power_low_w=lo, power_high_w=hi)
+
+    def predict_power_w(self, X: np.ndarray) -> np.ndarray:
+        X2, shape = _as_2d(X)
+        frac = _sigmoid(self.power_coef[0] + X2 @ self.power_coef[1:])
+        return (self.power_low_w + (self.power_high_w - self.power_low_w) * frac).reshape(shape)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.duration.predict(X) * self.predict_power_w(X)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "duration_form": self.duration.name,
+            "duration": self.duration.to_dict(),
+            "power_coef": self.power_coef.tolist(),
+            "power_low_w": self.power_low_w,
+            "power_high_w": self.power_high_w,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PowerModel:
+        return cls(
+            duration=_form_from_dict(d["duration_form"], d["duration"]),
+            power_coef=np.asarray(d["power_coef"], float),
+            power_low_w=float(d["power_low_w"]),
+            power_high_w=float(d["power_high_w"]),
+        )
+
+
+FORMS: dict[str, Any] = {
+    f.name: f for f in (LogLinear, OverheadLogLinear, LogLinearInteractions, PowerModel)
+}
+"""Registry of cost-model forms by name."""
+
+DURATION_FORMS = ("loglinear", "overhead_loglinear", "loglinear_interactions")
+ENERGY_FORMS = (*DURATION_FORMS, "power_model")
+
+
+def _form_from_dict(name: str, d: Mapping[str, Any]) -> Any:
+    if name not in FORMS:
+        raise ConfigError(f"cost-model form must be one of {sorted(FORMS)}, but got {name!r}")
+    return FORMS[name].from_dict(d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Search space and design matrix
+# ---------------------------------------------------------------------------------------------
+
+
+class ParamSpace(BaseModel):
+    """One dimension of a search space.
+
+    Attributes:
+        type: ``int``, ``float`` or ``categorical``.
+        low, high: bounds (numeric types), inclusive.
+        log: sample log-uniformly (needs ``low > 0``).
+        step: grid step of an ``int`` dimension from ``low`` (linear scale only).
+        choices: the values of a ``categorical`` dimension.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: int | None = Field(default=None, ge=1)
+    choices: list[str | bool | int | float] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpace:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ConfigError(f"a categorical dimension needs choices, but got {self.choices}")
+            return self
+        if self.low is None or self.high is None or not self.low <= self.high:
+            raise ConfigError(f"low <= high must hold, but got (low={self.low}, high={self.high})")
+        if self.log and self.low <= 0:
+            raise ConfigError(f"a log dimension needs low > 0, but got low={self.low}")
+        return self
+
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """Draw values of this dimension, shape ``shape``."""
+        if self.type == "categorical":
+            assert self.choices is not None
+            return np.asarray(self.choices)[rng.integers(len(self.choices), size=shape)]
+        assert self.low is not None and self.high is not None
+        if self.type == "int" and not self.log:
+            step = self.step or 1
+            n_grid = int((self.high - self.low) // step) + 1
+            return (self.low + step * rng.integers(n_grid, size=shape)).astype(np.int64)
+        if self.log:
+            x = np.exp(rng.uniform(math.log(self.low), math.log(self.high), size=shape))
+        else:
+            x = rng.uniform(self.low, self.high, size=shape)
+        if self.type == "int":
+            return np.clip(np.rint(x), self.low, self.high).astype(np.int64)
+        return x
+
+
+def _ks_uniform(x: np.ndarray) -> float:
+    lo, hi = x.min(), x.max()
+    return float(stats.kstest((x - lo) / (hi - lo), "uniform").statistic)
+
+
+def infer_space(records: Sequence[TrialRecord]) -> dict[str, ParamSpace]:
+    """The search space the records' parameters look sampled from.
+
+    Strings and booleans become categorical. Numbers span their observed ``[min, max]``; a
+    positive one spanning at least 4× is ``log`` when its values are closer (Kolmogorov–Smirnov
+    distance) to uniform in log than in linear space: ``lr`` drawn log-uniformly, batch sizes
+    16…128 in powers of two are log, ``dropout`` 0.004…0.19 drawn uniformly is not (a bare
+    max/min rule would call it log). Integers on a linear scale keep their greatest common
+    step (``d_model`` 128, 256, 384, 512 → step 128).
+
+    Args:
+        records: trials of one study; every record must have the same parameter names.
+
+    Returns:
+        ``{name: ParamSpace}``, in the records' parameter order.
+    """
+    names = _param_names(records)
+    space: dict[str, ParamSpace] = {}
+    for name in names:
+        vals = [r.params[name] for r in records]
+        if any(isinstance(v, str | bool) for v in vals):
+            space[name] = ParamSpace(type="categorical", choices=sorted(set(vals), key=str))
+            continue
+        x = np.asarray(vals, dtype=float)
+        is_int = all(isinstance(v, int) for v in vals)
+        lo, hi = float(x.min()), float(x.max())
+        log = bool(lo > 0 and hi / lo >= 4 and _ks_uniform(np.log(x)) < _ks_uniform(x))
+        step = None
+        if is_int and not log and hi > lo:
+            step = int(np.gcd.reduce((x - lo).astype(np.int64))) or None
+            step = step if step and step > 1 else None
+        space[name] = ParamSpace(
+            type="int" if is_int else "float", low=lo, high=hi, log=log, step=step
+        )
+    return space
+
+
+class FeatureSpec(BaseModel):
+    """How one hyperparameter enters the design matrix.
+
+    Attributes:
+        param: parameter name.
+        kind: ``linear``, ``log`` (``log x``) or ``onehot`` (``x == category``).
+        category: the category of a one-hot column.
+        center, scale: standardisation of the transformed value.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    param: str
+    kind: Literal["linear", "log", "onehot"]
+    category: str | bool | int | float | None = None
+    center: float = 0.0
+    scale: float = 1.0
+
+
+def _param_names(records: Sequence[TrialRecord]) -> list[str]:
+    names = list(records[0].params)
+    for r in records:
+        if set(r.params) != set(names):
+            raise ConfigError(
+                "every record must have the same parameter names, but got "
+                f"{sorted(names)} and {sorted(r.params)} (trial {r.number})"
+            )
+    return names
+
+
+def _raw_columns(spec: FeatureSpec, params: Mapping[str, Any]) -> np.ndarray:
+    if spec.param not in params:
+        raise ConfigError(f"params must include {spec.param!r}, but got {sorted(params)}")
+    x = np.asarray(params[spec.param])
+    if spec.kind == "onehot":
+        return (x == spec.category).astype(float)
+    x = x.astype(float)
+    if spec.kind == "log":
+        if np.any(x <= 0):
+            raise ConfigError(
+                f"{spec.param!r} enters the cost model in log, so it must be > 0, "
+                f"but got min {x.min()}"
+            )
+        return np.log(x)
+    return x
+
+
+def _build_features(rows: list[dict[str, Any]]) -> list[FeatureSpec]:
+    specs: list[FeatureSpec] = []
+    for name in rows[0]:
+        vals = [row[name] for row in rows]
+        if any(isinstance(v, str | bool) for v in vals):
+            cats = sorted(set(vals), key=str)
+            # Drop the first category: it is absorbed by the intercept.
+            raw = [FeatureSpec(param=name, kind="onehot", category=c) for c in cats[1:]]
+        else:
+            x = np.asarray(vals, dtype=float)
+            if np.ptp(x) == 0:
+                continue
+            wide = x.min() > 0 and x.max() / x.min() > _LOG_FEATURE_RATIO
+            raw = [FeatureSpec(param=name, kind="log" if wide else "linear")]
+        for spec in raw:
+            col = _raw_columns(spec, {name: np.asarray(vals)})
+            sd = float(col.std())
+            if sd > 0:
+                specs.append(spec.model_copy(update={"center": float(col.mean()), "scale": sd}))
+    return specs
+
+
+def _design(specs: Sequence[FeatureSpec], params: Mapping[str, Any]) -> np.ndarray:
+    cols = [(_raw_columns(s, params) - s.center) / s.scale for s in specs]
+    if not cols:
+        raise ConfigError("no hyperparameter varies in the records, so there is nothing to fit")
+    return np.stack(np.broadcast_arrays(*cols), axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning curves and seed noise
+# ---------------------------------------------------------------------------------------------
+
+
+class LearningCurve(BaseModel):
+    """Objective at fidelity ``f`` relative to the final objective, across trials.
+
+    With ``g(v) = log((v − v_ref) / (v_final − v_ref))`` for a minimised objective
+    (``v_ref − v`` for a maximised one), ``g`` is 0 at ``f = 1`` and positive earlier (the
+    trial still had to improve). ``v_ref`` sits just beyond the best value ever seen, so the
+    ratio stays positive. Per grid point ``f`` we store the mean and std of ``g`` across trials
+    and the Spearman rank correlation between ``v(f)`` and ``v_final`` across trials (how well
+    an early evaluation predicts the final ranking, which is what pruning relies on).
+
+    Attributes:
+        direction: ``minimize`` or ``maximize``.
+        v_ref: reference value of the ratio, objective units.
+        f_grid: fidelities ``step / final step``, shape (k,), ascending, last one 1.
+        mean_log_ratio, std_log_ratio: of ``g`` per grid point, shape (k,).
+        spearman: rank correlation of ``v(f)`` with ``v_final`` per grid point, shape (k,).
+        n_trials: trials with a point at each grid point, shape (k,).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direction: Literal["minimize", "maximize"]
+    v_ref: float
+    f_grid: list[float]
+    mean_log_ratio: list[float]
+    std_log_ratio: list[float]
+    spearman: list[float | None]
+    n_trials: list[int]
+
+    def sample_curve(
+        self, final_values: np.ndarray, fidelities: np.ndarray, *, rng: RngLike = None
+    ) -> np.ndarray:
+        """Draw objective values along the way for trials with known final values.
+
+        Each trial draws one standard normal ``z`` shared by all its fidelities (a slow
+        learner is slow throughout, which keeps early ranks informative as measured), and
+        ``v(f) = v_ref + (v_final − v_ref)·exp(mean(f) + std(f)·z)``, with mean and std
+        interpolated linearly in ``f`` and held constant below the first grid point.
+
+        Args:
+            final_values: objective at full fidelity, any shape ``S``.
+            fidelities: fractions of the full resource in (0, 1], shape (k,).
+            rng: seed or generator.
+
+        Returns:
+            Values, shape ``S + (k,)``.
+        """
+        gen = as_generator(rng)
+        final_values = np.asarray(final_values, dtype=float)
+        f = np.asarray(fidelities, dtype=float)
+        if f.ndim != 1 or np.any(f <= 0) or np.any(f > 1):
+            raise ConfigError(f"fidelities must be a 1-d array in (0, 1], but got {f!r}")
+        grid = np.asarray(self.f_grid)
+        mean = np.interp(f, grid, self.mean_log_ratio)
+        sd = np.interp(f, grid, self.std_log_ratio)
+        z = gen.standard_normal(final_values.shape)[..., None]
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        gap = sign * (final_values - self.v_ref)
+        return self.v_ref + sign * gap[..., None] * np.exp(mean + sd * z)
+
+
+def _fit_learning_curve(
+    records: Sequence[TrialRecord], direction: Literal["minimize", "maximize"]
+) -> LearningCurve | None:
+    curves = [r.curve for r in records if r.state == "COMPLETE" and len(r.curve) >= 2]
+    if len(curves) < 3:
+        return None
+    sign = 1.0 if direction == "minimize" else -1.0
+    all_v = sign * np.concatenate([[p.value for p in c] for c in curves])
+    finals = sign * np.array([c[-1].value for c in curves])
+    best = all_v.min()
+    # 5 % of the typical gap beyond the best value: keeps every ratio finite
+    # without letting the best trial's ratio explode.
+    v_ref_s = best - 0.05 * max(float(np.median(finals) - best), 1e-12)
+    fracs = [np.array([p.step for p in c]) / c[-1].step for c in curves]
+    # A common grid k/K (K the median number of evaluations) rather than the union of every
+    # trial's fractions: integer eval steps (12, 24, ... of 100) would otherwise split one
+    # evaluation into two sparsely populated grid points.
+    n_eval = min(int(np.median([len(c) for c in curves])), 20)
+    grid = np.arange(1, n_eval + 1) / n_eval
+    G = np.full((len(curves), len(grid)), np.nan)
+    V = np.full_like(G, np.nan)
+    for i, (c, fr) in enumerate(zip(curves, fracs, strict=True)):
+        v = sign * np.array([p.value for p in c])
+        g = np.log((v - v_ref_s) / (v[-1] - v_ref_s))
+        # Half a grid spacing of slack: a first evaluation at step 6 of 50 (f = 0.12) stands
+        # for the grid point 1/9.
+        inside = (grid >= fr.min() - 0.5 / n_eval) & (grid <= fr.max() + 1e-9)
+        G[i, inside] = np.interp(grid[inside], fr, g)
+        V[i, inside] = np.interp(grid[inside], fr, v)
+    keep = (~np.isnan(G)).sum(axis=0) >= 3
+    grid, G, V = grid[keep], G[:, keep], V[:, keep]
+    rho: list[float | None] = []
+    for j in range(len(grid)):
+        ok = ~np.isnan(V[:, j])
+        r = stats.spearmanr(V[ok, j], finals[ok]).statistic if ok.sum() >= 3 else np.nan
+        rho.append(float(r) if np.isfinite(r) else None)
+    n = (~np.isnan(G)).sum(axis=0)
+    return LearningCurve(
+        direction=direction,
+        v_ref=float(sign * v_ref_s),
+        f_grid=grid.tolist(),
+        mean_log_ratio=np.nanmean(G, axis=0).tolist(),
+        std_log_ratio=np.nanstd(G, axis=0).tolist(),
+        spearman=rho,
+        n_trials=n.astype(int).tolist(),
+    )
+
+
+class ConfigNoise(BaseModel):
+    """Run-to-run spread of one repeated configuration.
+
+    Attributes:
+        params: the configuration.
+        n: number of runs.
+        duration_cv, energy_cv: std / mean (ddof 1) of duration and of energy.
+        value_std, value_cv: std (objective units) and std / |mean| of the final value.
+        duration_mean_s, energy_mean_j: means, s and J.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    params: dict[str, str | bool | int | float]
+    n: int
+    duration_mean_s: float
+    duration_cv: float
+    energy_mean_j: float | None
+    energy_cv: float | None
+    value_std: float | None
+    value_cv: float | None
+
+
+class SeedNoise(BaseModel):
+    """Run-to-run noise from records that share identical parameters.
+
+    Attributes:
+        configs: one entry per repeated configuration.
+        duration_cv, energy_cv, value_std: medians over configurations.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    configs: list[ConfigNoise]
+    duration_cv: float
+    energy_cv: float | None
+    value_std: float | None
+
+
+def _cv(x: list[float]) -> float:
+    a = np.asarray(x, dtype=float)
+    return float(a.std(ddof=1) / abs(a.mean()))
+
+
+def seed_noise(records: Sequence[TrialRecord]) -> SeedNoise | None:
+    """Run-to-run spread of duration, energy and value over repeated configurations.
+
+    Args:
+        records: trials; those with identical ``params`` (at least two, COMPLETE) form a
+            configuration.
+
+    Returns:
+        The spread, or ``None`` when no configuration is repeated.
+    """
+    groups: dict[str, list[TrialRecord]] = {}
+    for r in records:
+        if r.state == "COMPLETE":
+            groups.setdefault(json.dumps(r.params, sort_keys=True), []).append(r)
+    configs = []
+    for rs in groups.values():
+        if len(rs) < 2:
+            continue
+        e = [r.energy_j for r in rs]
+        v = [r.value for r in rs]
+        has_e, has_v = all(x is not None for x in e), all(x is not None for x in v)
+        configs.append(ConfigNoise(
+            params=rs[0].params,
+            n=len(rs),
+            duration_mean_s=float(np.mean([r.duration_s for r in rs])),
+            duration_cv=_cv([r.duration_s for r in rs]),
+            energy_mean_j=float(np.mean(e)) if has_e else None,  # type: ignore[arg-type]
+            energy_cv=_cv(e) if has_e else None,  # type: ignore[arg-type]
+            value_std=float(np.std(v, ddof=1)) if has_v else None,  # type: ignore[arg-type]
+            value_cv=_cv(v) if has_v else None,  # type: ignore[arg-type]
+        ))
+    if not configs:
+        return None
+
+    def med(key: str) -> float | None:
+        xs = [getattr(c, key) for c in configs if getattr(c, key) is not None]
+        return float(np.median(xs)) if xs else None
+
+    duration_cv = float(np.median([c.duration_cv for c in configs]))
+    return SeedNoise(configs=configs, duration_cv=duration_cv,
+                     energy_cv=med("energy_cv"), value_std=med("value_std"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The calibration
+# ---------------------------------------------------------------------------------------------
+
+
+class TargetModel(BaseModel):
+    """The chosen cost model of one target (duration or energy) and how it was chosen.
+
+    Attributes:
+        form: name of the chosen form (a key of :data:`FORMS`).
+        params: its fitted parameters (``form.to_dict()``), refitted on all trials.
+        cv_mdape_pct: cross-validated median absolute % error of every candidate form.
+        cv_mape_pct: cross-validated mean absolute % error of every candidate form.
+        sigma_log: std of the chosen form's out-of-fold log residuals (noise to draw).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    form: str
+    params: dict[str, Any]
+    cv_mdape_pct: dict[str, float]
+    cv_mape_pct: dict[str, float]
+    sigma_log: float = Field(ge=0)
+
+    def model(self) -> Any:
+        """The fitted form object."""
+        return _form_from_dict(self.form, self.params)
+
+
+class Calibration(BaseModel):
+    """Per-trial cost models, search space and learning curves fitted on a real study.
+
+    Build one with :func:`fit_calibration`. Parameter arrays passed to the methods may have
+    any common shape ``S`` (``(n,)``, ``(n_reps, n_trials)``); outputs have shape ``S``.
+    Predictions are medians: sampled costs multiply them by ``exp(N(0, sigma_log))``.
+
+    Attributes:
+        study: study name of the records.
+        accelerator: catalog accelerator whose idle/TDP bound the power model, if given.
+        power_low_w, power_high_w: those bounds, W (observed-range fallback without one).
+        n_records: trials fitted.
+        resource_param: parameter equal to the trial's fidelity (e.g. ``steps``), if any.
+        features: how parameters enter the design matrix.
+        space: the search space (inferred, then overridden by the user's).
+        duration, energy: the chosen models.
+        log_residual_corr: correlation of duration and energy out-of-fold log residuals.
+        learning_curve: curve model, if the records have curves.
+        seed_noise: run-to-run noise, if configurations were repeated.
+
+    Example:
+        >>> recs = [TrialRecord(number=i, state="COMPLETE", params={"steps": s},
+        ...                     duration_s=1 + 0.01 * s, energy_j=150 * (1 + 0.01 * s))
+        ...         for i, s in enumerate([50, 100, 200, 400, 800, 1600])]
+        >>> cal = fit_calibration(recs, n_folds=3)
+        >>> round(float(cal.predict_duration_s({"steps": np.array([300])})[0]), 2)
+        4.0
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    study: str
+    accelerator: str | None
+    power_low_w: float
+    power_high_w: float
+    n_records: int
+    resource_param: str | None
+    features: list[FeatureSpec]
+    space: dict[str, ParamSpace]
+    duration: TargetModel
+    energy: TargetModel | None
+    log_residual_corr: float | None
+    learning_curve: LearningCurve | None = None
+    seed_noise: SeedNoise | None = None
+
+    def design(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Design matrix, shape ``S + (n_features,)``, for parameter arrays of shape ``S``."""
+        return _design(self.features, params)
+
+    def predict_duration_s(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Median trial wall time, s, shape ``S``."""
+        return self.duration.model().predict(self.design(params))
+
+    def predict_energy_j(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Median trial accelerator energy, J, shape ``S``."""
+        return self._energy_model().predict(self.design(params))
+
+    def predict_power_w(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Mean accelerator power of a trial, W, shape ``S``.
+
+        The bounded power of ``power_model`` when that is the energy form, else predicted
+        energy over predicted duration.
+        """
+        model = self._energy_model()
+        X = self.design(params)
+        if isinstance(model, PowerModel):
+            return model.predict_power_w(X)
+        return model.predict(X) / self.duration.model().predict(X)
+
+    def sample_costs(
+        self, params: Mapping[str, Any], *, rng: RngLike = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Duration, s, and energy, J, with correlated per-trial noise, each shape ``S``.
+
+        Log noise is bivariate normal with the cross-validated spreads and correlation, so a
+        trial that runs long also uses more energy (``None`` energy without an energy model).
+        """
+        gen = as_generator(rng)
+        X = self.design(params)
+        z = gen.standard_normal((2, *X.shape[:-1]))
+        duration_s = self.duration.model().predict(X) * np.exp(self.duration.sigma_log * z[0])
+        if self.energy is None:
+            return duration_s, None
+        rho = self.log_residual_corr or 0.0
+        ze = rho * z[0] + math.sqrt(max(1.0 - rho * rho, 0.0)) * z[1]
+        return duration_s, self._energy_model().predict(X) * np.exp(self.energy.sigma_log * ze)
+
+    def sample_duration_s(self, params: Mapping[str, Any], *, rng: RngLike = None) -> np.ndarray:
+        """Trial wall times with per-trial noise, s, shape ``S``."""
+        gen = as_generator(rng)
+        mu = self.predict_duration_s(params)
+        return mu * np.exp(self.duration.sigma_log * gen.standard_normal(mu.shape))
+
+    def sample_energy_j(self, params: Mapping[str, Any], *, rng: RngLike = None) -> np.ndarray:
+        """Trial energies with per-trial noise, J, shape ``S`` (independent of durations;
+        use :meth:`sample_costs` for both, correlated)."""
+        gen = as_generator(rng)
+        mu = self.predict_energy_j(params)
+        assert self.energy is not None
+        return mu * np.exp(self.energy.sigma_log * gen.standard_normal(mu.shape))
+
+    def sample_params(self, n_shape: int | tuple[int, ...], *, rng: RngLike = None
+                      ) -> dict[str, np.ndarray]:
+        """Draw hyperparameters uniformly (log-uniformly where ``log``) from :attr:`space`.
+
+        Args:
+            n_shape: output shape ``S``, e.g. ``(n_reps, n_trials)``.
+            rng: seed or generator.
+
+        Returns:
+            ``{name: array of shape S}``; ints as int64.
+        """
+        gen = as_generator(rng)
+        shape = (n_shape,) if isinstance(n_shape, int) else tuple(n_shape)
+        return {name: dim.sample(shape, gen) for name, dim in self.space.items()}
+
+    def save(self, path: str | Path) -> None:
+        """Write as JSON, atomically (a temporary file, then a rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.model_dump_json(indent=1))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path) -> Calibration:
+        """Read a calibration written by :meth:`save`."""
+        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+    def _energy_model(self) -> Any:
+        if self.energy is None:
+            raise ConfigError("this calibration has no energy model: its records had no energy_j")
+        return self.energy.model()
+
+
+def _folds(n: int, n_folds: int, rng: np.random.Generator) -> list[np.ndarray]:
+    return [f for f in np.array_split(rng.permutation(n), n_folds) if len(f)]
+
+
+def _cv_predict(
+    name: str, X: np.ndarray, y: np.ndarray, folds: list[np.ndarray], ctx: FitContext
+) -> np.ndarray:
+    out = np.empty_like(y)
+    for test in folds:
+        train = np.setdiff1d(np.arange(len(y)), test)
+        sub = FitContext(
+            duration_s=None if ctx.duration_s is None else ctx.duration_s[train],
+            duration_form=ctx.duration_form,
+            power_low_w=ctx.power_low_w,
+            power_high_w=ctx.power_high_w,
+        )
+        out[test] = FORMS[name].fit(X[train], y[train], ctx=sub).predict(X[test])
+    return out
+
+
+def _ape_pct(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return 100.0 * np.abs(pred - y) / y
+
+
+def _select(
+    forms: Sequence[str], X: np.ndarray, y: np.ndarray, folds: list[np.ndarray], ctx: FitContext
+) -> tuple[TargetModel, np.ndarray]:
+    oof = {}
+    mdape, mape = {}, {}
+    for name in forms:
+        if name not in FORMS:
+            raise ConfigError(f"cost-model form must be one of {sorted(FORMS)}, but got {name!r}")
+        oof[name] = _cv_predict(name, X, y, folds, ctx)
+        ape = _ape_pct(oof[name], y)
+        mdape[name], mape[name] = float(np.median(ape)), float(np.mean(ape))
+    # Ties go to the earlier (simpler) form in the candidate order.
+    best = min(forms, key=lambda k: (round(mdape[k], 9), forms.index(k)))
+    resid = np.log(oof[best] / y)
+    model = FORMS[best].fit(X, y, ctx=ctx)
+    target = TargetModel(form=best, params=model.to_dict(), cv_mdape_pct=mdape, cv_mape_pct=mape,
+                         sigma_log=float(resid.std(ddof=1)) if len(y) > 1 else 0.0)
+    return target, resid
+
+
+def _resource_param(records: Sequence[TrialRecord]) -> str | None:
+    complete = [r for r in records if r.state == "COMPLETE" and r.fidelity is not None]
+    if not complete:
+        return None
+    for name, v in complete[0].params.items():
+        if isinstance(v, int | float) and not isinstance(v, bool) and all(
+            r.params[name] == r.fidelity for r in complete
+        ):
+            return name
+    return None
+
+
+def fit_calibration(
+    records: Sequence[TrialRecord],
+    *,
+    accelerator: str | None = None,
+    n_folds: int = 5,
+    space: Mapping[str, Mapping[str, Any] | ParamSpace] | None = None,
+    duration_forms: Sequence[str] = DURATION_FORMS,
+    energy_forms: Sequence[str] = ENERGY_FORMS,
+    direction: Literal["minimize", "maximize"] = "minimize",
+    repeats: Sequence[TrialRecord] = (),
+    rng: RngLike = 0,
+) -> Calibration:
+    """Fit per-trial duration and energy models, search space and learning curves.
+
+    COMPLETE and PRUNED records are fitted. A pruned trial ran only to its ``fidelity``; when
+    a parameter equals the fidelity on every complete trial (``steps``), a pruned trial is
+    fitted as a trial with that parameter set to its fidelity, so cost scales with the
+    resource actually used. Otherwise pruned trials are left out (their cost could not be told
+    apart from a full trial's). Each target's form is chosen by ``n_folds``-fold
+    cross-validated median absolute % error (the same shuffled folds for every candidate),
+    then refitted on all trials.
+
+    Args:
+        records: measured trials of one study (same parameter names in each).
+        accelerator: catalog name; its idle and TDP power bound ``power_model``. Without it
+            (and without a common ``record.accelerator``) the bounds are half the lowest and
+            twice the highest observed mean power.
+        n_folds: cross-validation folds, >= 2 (at most the number of trials).
+        space: search-space dimensions overriding the inferred ones
+            (``{"lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}``).
+        duration_forms, energy_forms: candidate forms (keys of :data:`FORMS`).
+        direction: whether the objective is minimised or maximised (for learning curves).
+        repeats: extra records with repeated configurations, used only for :attr:`seed_noise`.
+        rng: seed or generator for the fold shuffle.
+
+    Returns:
+        The frozen calibration; same inputs and seed give identical JSON.
+
+    Raises:
+        ConfigError: too few usable trials, bad ``n_folds``, unknown form or accelerator.
+    """
+    from tunecost import catalog  # local: the catalog loads CSVs, only needed here
+
+    gen = as_generator(rng)
+    resource = _resource_param(records)
+    used: list[TrialRecord] = []
+    rows: list[dict[str, Any]] = []
+    for r in records:
+        if r.state not in _FIT_STATES or r.duration_s <= 0:
+            continue
+        params = dict(r.params)
+        if r.state == "PRUNED":
+            if resource is None or r.fidelity is None:
+                continue
+            params[resource] = r.fidelity
+        used.append(r)
+        rows.append(params)
+    if not 2 <= n_folds <= len(used):
+        raise ConfigError(
+            f"2 <= n_folds <= usable trials must hold, but got (n_folds={n_folds}, "
+            f"usable trials={len(used)})"
+        )
+    _param_names(used)
+    features = _build_features(rows)
+    X = _design(features, {k: np.asarray([row[k] for row in rows]) for k in rows[0]})
+    duration_s = np.array([r.duration_s for r in used])
+    folds = _folds(len(used), n_folds, gen)
+
+    accel_name = accelerator or _common([r.accelerator for r in used])
+    have_energy = all(r.energy_j is not None and r.energy_j > 0 for r in used)
+    if accel_name is not None:
+        spec = catalog.accelerator(accel_name)
+        if spec.idle_w is None:
+            raise ConfigError(
+                f"power bounds need the accelerator's idle_w, but {spec.name} has none"
+            )
+        lo_w, hi_w, accel_name = float(spec.idle_w), float(spec.tdp_w), spec.name
+    elif have_energy:
+        p = np.array([r.energy_j for r in used]) / duration_s  # type: ignore[operator]
+        lo_w, hi_w = 0.5 * float(p.min()), 2.0 * float(p.max())
+    else:
+        lo_w, hi_w = 0.0, math.inf
+
+    duration, d_resid = _select(tuple(duration_forms), X, duration_s, folds, FitContext())
+    energy = corr = None
+    if have_energy:
+        energy_j = np.array([r.energy_j for r in used], dtype=float)
+        ctx = FitContext(duration_s=duration_s, duration_form=duration.form,
+                         power_low_w=lo_w, power_high_w=hi_w)
+        forms = tuple(f for f in energy_forms if f != "power_model" or math.isfinite(hi_w))
+        energy, e_resid = _select(forms, X, energy_j, folds, ctx)
+        corr = float(np.corrcoef(d_resid, e_resid)[0, 1]) if len(used) > 2 else None
+
+    full_space = infer_space(used)
+    for name, dim in (space or {}).items():
+        full_space[name] = dim if isinstance(dim, ParamSpace) else ParamSpace(**dim)
+    return Calibration(
+        study=_common([r.study for r in used]) or "mixed",
+        accelerator=accel_name,
+        power_low_w=lo_w,
+        power_high_w=hi_w,
+        n_records=len(used),
+        resource_param=resource,
+        features=features,
+        space=full_space,
+        duration=duration,
+        energy=energy,
+        log_residual_corr=corr,
+        learning_curve=_fit_learning_curve(used, direction),
+        seed_noise=seed_noise([*used, *repeats]),
+    )
+
+
+def _common(values: Sequence[str | None]) -> str | None:
+    return values[0] if values and all(v == values[0] for v in values) else None
+
+
+def evaluate_on(calibration: Calibration, records: Sequence[TrialRecord]) -> dict[str, Any]:
+    """Predict other measured trials with a calibration and score the predictions.
+
+    Args:
+        calibration: fitted calibration.
+        records: COMPLETE trials with the calibration's parameters.
+
+    Returns:
+        ``rows`` (per record: measured and predicted duration, s, energy, J, power, W, and
+        signed % errors), plus ``duration_mdape_pct``, ``duration_mape_pct``,
+        ``duration_median_signed_pct`` and the same for energy (``None`` without energy).
+    """
+    recs = [r for r in records if r.state == "COMPLETE"]
+    if not recs:
+        raise ConfigError("evaluate_on needs at least one COMPLETE record, but got none")
+    params = {k: np.asarray([r.params[k] for r in recs]) for k in recs[0].params}
+    d_pred = calibration.predict_duration_s(params)
+    d_meas = np.array([r.duration_s for r in recs])
+    has_e = calibration.energy is not None and all(r.energy_j is not None for r in recs)
+    e_pred = calibration.predict_energy_j(params) if has_e else None
+    e_meas = np.array([r.energy_j for r in recs], dtype=float) if has_e else None
+    rows = []
+    for i, r in enumerate(recs):
+        row: dict[str, Any] = {
+            "number": r.number, "params": r.params,
+            "duration_s": float(d_meas[i]), "duration_pred_s": float(d_pred[i]),
+            "duration_err_pct": float(100 * (d_pred[i] / d_meas[i] - 1)),
+        }
+        if e_pred is not None and e_meas is not None:
+            row.update(energy_j=float(e_meas[i]), energy_pred_j=float(e_pred[i]),
+                       energy_err_pct=float(100 * (e_pred[i] / e_meas[i] - 1)),
+                       power_w=float(e_meas[i] / d_meas[i]),
+                       power_pred_w=float(e_pred[i] / d_pred[i]))
+        rows.append(row)
+    out: dict[str, Any] = {"rows": rows}
+    for key, pred, meas in (("duration", d_pred, d_meas), ("energy", e_pred, e_meas)):
+        if pred is None or meas is None:
+            out.update({f"{key}_mdape_pct": None, f"{key}_mape_pct": None,
+                        f"{key}_median_signed_pct": None})
+            continue
+        ape = _ape_pct(pred, meas)
+        out[f"{key}_mdape_pct"] = float(np.median(ape))
+        out[f"{key}_mape_pct"] = float(np.mean(ape))
+        out[f"{key}_median_signed_pct"] = float(np.median(100 * (pred / meas - 1)))
+    return out
+

@@ -1,0 +1,671 @@
+"""Read measured trials from any source into :class:`~tunecost.calibrate.records.TrialRecord`.
+
+Four sources, one function each, and one dispatcher (:func:`load_records`) for the CLI:
+
+- Optuna storage (:func:`from_optuna`): each trial's ``user_attrs["tunecost"]`` holds what the
+  measuring callback recorded; trials without it still import, with energy unknown.
+- Ray Tune experiment folder (:func:`from_ray`): every reported result carries cumulative
+  ``tunecost/...`` keys beside the user's metric; one record per trial folder.
+- JSON Lines (:func:`from_jsonl`): tunecost's own format and the shared H200 files.
+- CodeCarbon ``emissions.csv`` (:func:`from_codecarbon`): one record per tracked run or task.
+
+Nothing here imports Ray; Optuna is imported only when an Optuna storage is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import ValidationError
+
+from tunecost._errors import one_line
+from tunecost.calibrate.records import EnergySource, TrialRecord, read_records
+from tunecost.exceptions import ConfigError
+from tunecost.units import J_PER_KWH
+
+__all__ = [
+    "OPTUNA_ATTR",
+    "RAY_PREFIX",
+    "from_codecarbon",
+    "from_jsonl",
+    "from_optuna",
+    "from_ray",
+    "load_records",
+]
+
+OPTUNA_ATTR = "tunecost"
+"""Key of the Optuna user attribute that holds a trial's measurement (a dict)."""
+
+RAY_PREFIX = "tunecost/"
+"""Prefix of the measurement keys in every Ray Tune result (cumulative since the trial began)."""
+
+_SOURCES = frozenset(get_args(EnergySource))
+
+# Keys of the Optuna measurement dict that map to TrialRecord fields; the rest go to ``attrs``.
+_OPTUNA_FIELDS = (
+    "duration_s",
+    "energy_j",
+    "energy_source",
+    "cpu_energy_j",
+    "dram_energy_j",
+    "cpu_energy_source",
+    "power_mean_w",
+    "accelerator",
+    "curve",
+)
+
+# Result keys Ray Tune fills in itself: never the user's metric.
+_RAY_AUTO_KEYS = frozenset(
+    {
+        "timestamp",
+        "done",
+        "training_iteration",
+        "trial_id",
+        "date",
+        "time_this_iter_s",
+        "time_total_s",
+        "pid",
+        "hostname",
+        "node_ip",
+        "time_since_restore",
+        "iterations_since_restore",
+        "checkpoint_dir_name",
+        "episodes_total",
+        "timesteps_total",
+        "timesteps_since_restore",
+        "experiment_tag",
+        "should_checkpoint",
+    }
+)
+
+
+def _record(fields: dict[str, Any], where: str) -> TrialRecord:
+    """Validate ``fields`` into a record; a bad value names the trial it came from."""
+    try:
+        return TrialRecord.model_validate(fields)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: not a trial record: {one_line(exc)}") from None
+
+
+def _source(value: Any, energy: Any, where: str, key: str) -> str:
+    """Check an energy-source label; ``none`` where no energy was measured."""
+    if value is None:
+        if energy is not None:
+            raise ConfigError(f"{where}: {key} is missing but its energy figure is {energy!r}")
+        return "none"
+    if value not in _SOURCES:
+        raise ConfigError(
+            f"{where}: {key} must be one of {', '.join(sorted(_SOURCES))}, but got {value!r}"
+        )
+    return str(value)
+
+
+def _scalar_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts with ``/`` and keep only scalar values (no lists, no None)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_scalar_params(value, f"{name}/"))
+        elif isinstance(value, bool | int | float | str):
+            out[name] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Optuna
+
+
+def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord]:
+    """Read the finished trials of an Optuna study.
+
+    A trial measured by tunecost carries ``user_attrs["tunecost"]``: a dict with ``duration_s``,
+    ``energy_j``, ``energy_source``, ``cpu_energy_j``, ``dram_energy_j``, ``cpu_energy_source``,
+    ``power_mean_w``, ``curve`` (points ``{step, value, t_s, energy_j}``), optionally
+    ``accelerator``, and other measurement keys (``power_max_w``, ``util_mean``, ``devices``,
+    ...) that go to ``attrs``. A trial without it imports with Optuna's own duration
+    (``datetime_complete - datetime_start``), energy ``None``, source ``none``, and no curve
+    (intermediate values have no times). RUNNING and WAITING trials are skipped with a warning.
+
+    Args:
+        storage: SQLAlchemy URL of the storage, e.g. ``sqlite:///study.db``.
+        study_name: the study to read; may be left out when the storage holds one study.
+
+    Returns:
+        One record per COMPLETE, PRUNED or FAIL trial, in trial-number order. ``value`` is the
+        objective for COMPLETE trials (the first objective of a multi-objective study, all of
+        them in ``attrs["values"]``), the last intermediate value for PRUNED ones, else
+        ``None``; ``fidelity`` is the last curve step (or last intermediate step); ``attrs``
+        also holds ``t_start`` and ``t_end`` (POSIX seconds).
+
+    Raises:
+        ConfigError: the SQLite file does not exist, the study is not in the storage (the
+            message lists the studies there), or a measurement is malformed.
+    """
+    import optuna  # lazy: importing optuna costs the CLI about a second
+
+    if storage.startswith("sqlite:///"):
+        db = storage.removeprefix("sqlite:///")
+        # SQLAlchemy would silently create an empty database for a mistyped path.
+        if db and db != ":memory:" and not Path(db).is_file():
+            raise ConfigError(f"Optuna storage {storage!r}: no such file {db!r}")
+    try:
+        names = optuna.get_all_study_names(storage=storage)
+    except Exception as exc:  # SQLAlchemy and Optuna raise many kinds here
+        raise ConfigError(f"cannot open Optuna storage {storage!r}: {one_line(exc)}") from None
+    if study_name is None:
+        if len(names) != 1:
+            raise ConfigError(
+                f"Optuna storage {storage!r} holds {len(names)} studies; name one with "
+                f"study_name: {', '.join(names) or '(none)'}"
+            )
+        study_name = names[0]
+    elif study_name not in names:
+        raise ConfigError(
+            f"no study {study_name!r} in Optuna storage {storage!r}; "
+            f"studies there: {', '.join(names) or '(none)'}"
+        )
+    study = optuna.load_study(study_name=study_name, storage=storage)
+
+    finished = {"COMPLETE", "PRUNED", "FAIL"}
+    records, skipped = [], 0
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state.name not in finished:
+            skipped += 1
+            continue
+        records.append(_optuna_record(trial, study_name))
+    if skipped:
+        warnings.warn(
+            f"study {study_name!r}: skipped {skipped} unfinished trial(s) (RUNNING or WAITING)",
+            stacklevel=2,
+        )
+    return records
+
+
+def _optuna_record(trial: Any, study_name: str) -> TrialRecord:
+    """Map one finished Optuna ``FrozenTrial`` to a record."""
+    where = f"study {study_name!r} trial {trial.number}"
+    state = trial.state.name
+    measured = trial.user_attrs.get(OPTUNA_ATTR)
+    if measured is not None and not isinstance(measured, Mapping):
+        raise ConfigError(
+            f"{where}: user_attrs[{OPTUNA_ATTR!r}] must be a dict, "
+            f"but got {type(measured).__name__}"
+        )
+    measured = dict(measured or {})
+
+    inter = sorted(trial.intermediate_values.items())
+    values = trial.values
+    if state == "COMPLETE" and values:
+        value = values[0]
+    elif state == "PRUNED" and inter:
+        value = inter[-1][1]
+    else:
+        value = None
+
+    curve = measured.get("curve") or []
+    if curve:
+        fidelity = curve[-1]["step"] if isinstance(curve[-1], Mapping) else None
+    else:
+        fidelity = inter[-1][0] if inter else None
+
+    duration_s = measured.get("duration_s")
+    if duration_s is None:
+        duration_s = trial.duration.total_seconds() if trial.duration is not None else 0.0
+    attrs = {k: v for k, v in measured.items() if k not in _OPTUNA_FIELDS}
+    if values is not None and len(values) > 1:
+        attrs["values"] = list(values)
+    if trial.datetime_start is not None:
+        attrs["t_start"] = trial.datetime_start.timestamp()
+    if trial.datetime_complete is not None:
+        attrs["t_end"] = trial.datetime_complete.timestamp()
+
+    energy_j = measured.get("energy_j")
+    cpu_energy_j, dram_energy_j = measured.get("cpu_energy_j"), measured.get("dram_energy_j")
+    host = cpu_energy_j if cpu_energy_j is not None else dram_energy_j
+    return _record(
+        {
+            "study": study_name,
+            "number": trial.number,
+            "state": state,
+            "params": _scalar_params(trial.params),
+            "value": value,
+            "duration_s": duration_s,
+            "energy_j": energy_j,
+            "energy_source": _source(
+                measured.get("energy_source"), energy_j, where, "energy_source"
+            ),
+            "cpu_energy_j": cpu_energy_j,
+            "dram_energy_j": dram_energy_j,
+            "cpu_energy_source": _source(
+                measured.get("cpu_energy_source"), host, where, "cpu_energy_source"
+            ),
+            "power_mean_w": measured.get("power_mean_w"),
+            "accelerator": measured.get("accelerator"),
+            "fidelity": fidelity,
+            "curve": curve,
+            "attrs": attrs,
+        },
+        where,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Ray Tune
+
+
+def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list[TrialRecord]:
+    """Read a Ray Tune experiment folder (``storage_path/name``), one record per trial folder.
+
+    Each trial folder holds ``params.json`` and ``result.json`` (one result per line). Every
+    result row becomes a curve point: step ``training_iteration``, value ``row[metric]``,
+    ``t_s`` from ``tunecost/duration_s`` (else Ray's ``time_total_s``), ``energy_j`` from
+    ``tunecost/energy_j``. Duration and energies of the trial come from its last row (they are
+    cumulative). Rows reported as nested dicts (``{"tunecost": {...}}``) are read the same way.
+
+    State: ``FAIL`` if the folder has ``error.txt`` or ``error.pkl``; ``PRUNED`` if its last
+    ``training_iteration`` is below the largest any trial of the experiment reached (a
+    scheduler such as ASHA stopped it; a trainable that stops early by itself reads the same);
+    else ``COMPLETE``.
+
+    Args:
+        results_dir: the experiment folder; its name becomes the study name.
+        metric: the objective key the trainable reports.
+        mode: ``"min"`` or ``"max"``, the objective's direction; kept in ``attrs["mode"]``.
+
+    Returns:
+        Records numbered in the order of the trial folders' names (Ray names them by trial
+        id, which counts up as trials are created). ``params`` are flattened with ``/``, scalar
+        values only; ``value`` is the last row's metric; ``fidelity`` the last iteration;
+        ``attrs`` holds ``trial_id``, ``trial_dir``, ``mode`` and, for FAIL, ``error`` (the
+        error's last line).
+
+    Raises:
+        ConfigError: the folder has no trial folders, ``metric`` is in no result (the message
+            lists the metrics found), ``mode`` is unknown, or a file is not JSON.
+    """
+    root = Path(results_dir)
+    if mode not in ("min", "max"):
+        raise ConfigError(f"mode must be 'min' or 'max', but got {mode!r}")
+    if not root.is_dir():
+        raise ConfigError(f"Ray Tune results: no such folder {str(root)!r}")
+    trial_dirs = sorted(
+        (
+            d
+            for d in root.iterdir()
+            if d.is_dir() and ((d / "params.json").is_file() or (d / "result.json").is_file())
+        ),
+        key=lambda d: d.name,
+    )
+    if not trial_dirs:
+        nested = sorted(
+            d.name
+            for d in root.iterdir()
+            if d.is_dir() and any((t / "result.json").is_file() for t in d.iterdir() if t.is_dir())
+        )
+        hint = (
+            f"; it looks like a storage_path: give one of its experiment folders "
+            f"({', '.join(nested)})"
+            if nested
+            else ""
+        )
+        raise ConfigError(
+            f"no Ray Tune trial folders (with params.json or result.json) in {str(root)!r}{hint}"
+        )
+
+    trials = [(d, _ray_params(d), _ray_rows(d)) for d in trial_dirs]
+    if not any(metric in row for _, _, rows in trials for row in rows):
+        found = sorted(
+            {
+                k
+                for _, _, rows in trials
+                for row in rows
+                for k, v in row.items()
+                if k not in _RAY_AUTO_KEYS
+                and not k.startswith(RAY_PREFIX)
+                and isinstance(v, int | float)
+                and not isinstance(v, bool)
+            }
+        )
+        raise ConfigError(
+            f"metric {metric!r} is in no result of {str(root)!r}; "
+            f"metrics found: {', '.join(found) or '(none)'}"
+        )
+    max_iter = max((_iteration(rows[-1], len(rows)) for _, _, rows in trials if rows), default=0)
+
+    study = root.resolve().name
+    records = []
+    for number, (trial_dir, params, rows) in enumerate(trials):
+        where = f"{trial_dir}"
+        failed = (trial_dir / "error.txt").is_file() or (trial_dir / "error.pkl").is_file()
+        last = rows[-1] if rows else {}
+        last_iter = _iteration(last, len(rows)) if rows else None
+        if failed:
+            state = "FAIL"
+        elif last_iter is None or last_iter < max_iter:
+            state = "PRUNED"
+        else:
+            state = "COMPLETE"
+        curve = [
+            {
+                "step": _iteration(row, i),
+                "value": row[metric],
+                "t_s": row.get(f"{RAY_PREFIX}duration_s", row.get("time_total_s")),
+                "energy_j": row.get(f"{RAY_PREFIX}energy_j"),
+            }
+            for i, row in enumerate(rows, start=1)
+            if _is_number(row.get(metric))
+        ]
+        values = [p["value"] for p in curve]
+        attrs: dict[str, Any] = {"trial_dir": trial_dir.name, "mode": mode}
+        trial_id = last.get("trial_id") or (rows[0].get("trial_id") if rows else None)
+        if trial_id is not None:
+            attrs["trial_id"] = trial_id
+        if failed:
+            attrs["error"] = _ray_error(trial_dir)
+        energy_j = last.get(f"{RAY_PREFIX}energy_j")
+        cpu_energy_j = last.get(f"{RAY_PREFIX}cpu_energy_j")
+        dram_energy_j = last.get(f"{RAY_PREFIX}dram_energy_j")
+        host = cpu_energy_j if cpu_energy_j is not None else dram_energy_j
+        duration_s = last.get(f"{RAY_PREFIX}duration_s", last.get("time_total_s", 0.0))
+        records.append(
+            _record(
+                {
+                    "study": study,
+                    "number": number,
+                    "state": state,
+                    "params": params
+                    if params is not None
+                    else _scalar_params(last.get("config") or {}),
+                    "value": values[-1] if values else None,
+                    "duration_s": duration_s,
+                    "energy_j": energy_j,
+                    "energy_source": _source(
+                        last.get(f"{RAY_PREFIX}energy_source"),
+                        energy_j,
+                        where,
+                        f"{RAY_PREFIX}energy_source",
+                    ),
+                    "cpu_energy_j": cpu_energy_j,
+                    "dram_energy_j": dram_energy_j,
+                    "cpu_energy_source": _source(
+                        last.get(f"{RAY_PREFIX}cpu_energy_source"),
+                        host,
+                        where,
+                        f"{RAY_PREFIX}cpu_energy_source",
+                    ),
+                    "power_mean_w": last.get(f"{RAY_PREFIX}power_mean_w"),
+                    "accelerator": last.get(f"{RAY_PREFIX}accelerator"),
+                    "fidelity": last_iter,
+                    "curve": curve,
+                    "attrs": attrs,
+                },
+                where,
+            )
+        )
+    return records
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _iteration(row: Mapping[str, Any], default: int) -> int:
+    """``training_iteration`` of a result row (its 1-based position where Ray left it out)."""
+    it = row.get("training_iteration")
+    return int(it) if _is_number(it) else default
+
+
+def _ray_params(trial_dir: Path) -> dict[str, Any] | None:
+    path = trial_dir / "params.json"
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not JSON: {exc}") from None
+    return _scalar_params(raw) if isinstance(raw, Mapping) else {}
+
+
+def _ray_rows(trial_dir: Path) -> list[dict[str, Any]]:
+    """Result rows of one trial, nested dicts flattened with ``/`` (``config`` left as is)."""
+    path = trial_dir / "result.json"
+    if not path.is_file():
+        return []
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{line_no}: not JSON: {exc}") from None
+            rows.append({**_flatten(raw), "config": raw.get("config")})
+    return rows
+
+
+def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if not prefix and key == "config":
+            continue
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _ray_error(trial_dir: Path) -> str:
+    path = trial_dir / "error.txt"
+    if not path.is_file():
+        return "error.pkl (no error.txt)"
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    lines = [ln for ln in lines if ln]
+    return lines[-1][:500] if lines else ""
+
+
+# --------------------------------------------------------------------------------------------
+# JSON Lines
+
+
+def from_jsonl(path: str | Path) -> list[TrialRecord]:
+    """Read a JSON Lines file of records: tunecost's own format or the shared H200 format.
+
+    Same as :func:`tunecost.calibrate.records.read_records`.
+
+    Raises:
+        ConfigError: a line is not a record, or the file has none.
+    """
+    return read_records(path)
+
+
+# --------------------------------------------------------------------------------------------
+# CodeCarbon
+
+
+def from_codecarbon(csv_path: str | Path) -> list[TrialRecord]:
+    """Read a CodeCarbon ``emissions.csv`` (or a per-task ``emissions_*.csv``): one record a row.
+
+    CodeCarbon writes energies in kWh and power in W. Each row becomes a COMPLETE record
+    numbered by its position (0 first), study ``project_name``, ``duration_s`` = ``duration``,
+    ``energy_j`` = ``gpu_energy`` × 3.6e6, ``cpu_energy_j`` = ``cpu_energy`` × 3.6e6,
+    ``dram_energy_j`` = ``ram_energy`` × 3.6e6, each ``None`` where both the energy and the
+    matching power are 0 (no such device tracked), sources ``codecarbon``; ``power_mean_w`` =
+    ``energy_j / duration_s``. ``attrs`` keeps ``emissions_kg``, ``country``,
+    ``country_iso_code``, ``region``, ``run_id``, ``experiment_id``, ``task_name``,
+    ``tracking_mode``, ``cpu_model``, ``gpu_model``, ``cpu_count``, ``gpu_count``,
+    ``codecarbon_version``, ``pue`` where the row has them. Columns that older CodeCarbon
+    versions lack are simply absent from the record. CodeCarbon's figures on a machine
+    without RAPL or NVML are its own estimates (a fixed W per CPU thread): the source label
+    stays ``codecarbon``; read ``tracking_mode`` and the models to judge.
+
+    Args:
+        csv_path: the CSV file CodeCarbon wrote.
+
+    Raises:
+        ConfigError: the file has no rows, lacks a ``duration`` column, or a number is
+            malformed (the message gives the line).
+    """
+    path = Path(csv_path)
+    if not path.is_file():
+        raise ConfigError(f"CodeCarbon CSV: no such file {str(path)!r}")
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        if "duration" not in header:
+            raise ConfigError(
+                f"{path}: not a CodeCarbon emissions CSV (no 'duration' column; "
+                f"columns: {', '.join(header) or '(none)'})"
+            )
+        rows = list(reader)
+    if not rows:
+        raise ConfigError(f"{path}: no rows")
+    return [_codecarbon_record(row, i, f"{path}:{i + 2}") for i, row in enumerate(rows)]
+
+
+_CODECARBON_ATTRS = {
+    "emissions": "emissions_kg",
+    "country_name": "country",
+    "country_iso_code": "country_iso_code",
+    "region": "region",
+    "cloud_provider": "cloud_provider",
+    "cloud_region": "cloud_region",
+    "run_id": "run_id",
+    "experiment_id": "experiment_id",
+    "task_name": "task_name",
+    "tracking_mode": "tracking_mode",
+    "cpu_model": "cpu_model",
+    "gpu_model": "gpu_model",
+    "cpu_count": "cpu_count",
+    "gpu_count": "gpu_count",
+    "codecarbon_version": "codecarbon_version",
+    "pue": "pue",
+}
+_CODECARBON_NUMERIC = {"emissions", "cpu_count", "gpu_count", "pue"}
+
+
+def _codecarbon_record(row: Mapping[str, str | None], number: int, where: str) -> TrialRecord:
+    def num(col: str) -> float | None:
+        text = (row.get(col) or "").strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{where}: column {col!r} is not a number: {text!r}") from None
+
+    def energy_j(energy_col: str, power_col: str) -> float | None:
+        kwh, power_w = num(energy_col), num(power_col)
+        if kwh is None or (kwh == 0 and not power_w):
+            return None
+        return kwh * J_PER_KWH
+
+    duration_s = num("duration")
+    if duration_s is None:
+        raise ConfigError(f"{where}: 'duration' is empty")
+    gpu_j = energy_j("gpu_energy", "gpu_power")
+    cpu_j = energy_j("cpu_energy", "cpu_power")
+    dram_j = energy_j("ram_energy", "ram_power")
+    attrs: dict[str, Any] = {}
+    for col, key in _CODECARBON_ATTRS.items():
+        text = (row.get(col) or "").strip()
+        if text:
+            value = num(col) if col in _CODECARBON_NUMERIC else text
+            if not (isinstance(value, float) and math.isnan(value)):
+                attrs[key] = value
+    return _record(
+        {
+            "study": (row.get("project_name") or "").strip() or "codecarbon",
+            "number": number,
+            "state": "COMPLETE",
+            "duration_s": duration_s,
+            "energy_j": gpu_j,
+            "energy_source": "codecarbon" if gpu_j is not None else "none",
+            "cpu_energy_j": cpu_j,
+            "dram_energy_j": dram_j,
+            "cpu_energy_source": (
+                "codecarbon" if cpu_j is not None or dram_j is not None else "none"
+            ),
+            "power_mean_w": gpu_j / duration_s if gpu_j is not None and duration_s > 0 else None,
+            "attrs": attrs,
+        },
+        where,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatcher
+
+
+def load_records(
+    *,
+    records: str | Path | None = None,
+    optuna_storage: str | None = None,
+    study: str | None = None,
+    ray_results: str | Path | None = None,
+    metric: str | None = None,
+    codecarbon: str | Path | None = None,
+    mode: str = "min",
+) -> list[TrialRecord]:
+    """Read trials from exactly one source: the one entry point the CLI calls.
+
+    Args:
+        records: a JSON Lines file of records (``--records``).
+        optuna_storage: an Optuna storage URL (``--optuna-storage``), with ``study`` (``--study``)
+            unless the storage holds one study.
+        ray_results: a Ray Tune experiment folder (``--ray-results``); needs ``metric``.
+        metric: the objective key of the Ray Tune results (``--metric``).
+        codecarbon: a CodeCarbon ``emissions.csv`` (``--codecarbon``).
+        mode: ``"min"`` or ``"max"``, the Ray Tune objective's direction.
+
+    Returns:
+        The records of that source.
+
+    Raises:
+        ConfigError: no source or more than one, a flag that belongs to another source, or
+            an error of the source's reader.
+
+    Example:
+        >>> load_records()
+        Traceback (most recent call last):
+        ...
+        tunecost.exceptions.ConfigError: give exactly one of --records, \
+--optuna-storage/--study, --ray-results, --codecarbon (got none)
+    """
+    given = [
+        name
+        for name, value in (
+            ("--records", records),
+            ("--optuna-storage", optuna_storage or study),
+            ("--ray-results", ray_results),
+            ("--codecarbon", codecarbon),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise ConfigError(
+            "give exactly one of --records, --optuna-storage/--study, --ray-results, "
+            f"--codecarbon (got {', '.join(given) or 'none'})"
+        )
+    if metric is not None and ray_results is None:
+        raise ConfigError("--metric applies only to --ray-results")
+    if records is not None:
+        return from_jsonl(records)
+    if optuna_storage is not None:
+        return from_optuna(optuna_storage, study)
+    if study is not None:
+        raise ConfigError(f"--study {study!r} needs --optuna-storage")
+    if ray_results is not None:
+        if metric is None:
+            raise ConfigError("--ray-results needs --metric (the objective the trials report)")
+        return from_ray(ray_results, metric=metric, mode=mode)
+    assert codecarbon is not None  # one source was given, and it is this one
+    return from_codecarbon(codecarbon)
