@@ -395,7 +395,10 @@ def calibrate(
 
 def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Path) -> None:
     rows = []
-    for target, model in (("duration", result.duration), ("energy", result.energy)):
+    energy_label = (
+        f"energy ({result.energy_scope}{', estimated' if result.energy_estimated else ''})"
+    )
+    for target, model in (("duration", result.duration), (energy_label, result.energy)):
         if model is None:
             continue
         for form, err in model.cv_mdape_pct.items():

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,51 +195,31 @@ def _make_trainable():
 
 
 @pytest.fixture(scope="module")
-def ray_experiment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def ray_experiment(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run 6 trials under ASHA (max_t 4, grace 1) on a 2-CPU local Ray; return the folder."""
     pytest.importorskip("ray.tune", reason="Ray Tune is an optional extra (tunecost[ray])")
-    import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    env = {
-        "RAY_AUTH_MODE": "disabled",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    # Ray's socket paths must stay short: a temp dir under /tmp, not pytest's deep tmp_path.
-    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     storage = tmp_path_factory.mktemp("ray_results")
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=ray_tmp, log_to_driver=False)
-    try:
-        tuner = tune.Tuner(
-            _make_trainable(),
-            param_space={
-                "lr": tune.grid_search([0.1, 0.2, 0.4, 0.8, 1.6, 3.2]),
-                "opt": {"momentum": 0.9, "name": "sgd"},
-                "tags": ["a", "b"],
-            },
-            tune_config=tune.TuneConfig(
-                scheduler=ASHAScheduler(max_t=4, grace_period=1, reduction_factor=2),
-                metric="loss",
-                mode="min",
-                reuse_actors=True,
-            ),
-            run_config=tune.RunConfig(storage_path=str(storage), name="asha_run", verbose=0),
-        )
-        grid = tuner.fit()
-        assert not grid.errors
-        yield storage / "asha_run"
-    finally:
-        ray.shutdown()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    tuner = tune.Tuner(
+        _make_trainable(),
+        param_space={
+            "lr": tune.grid_search([0.1, 0.2, 0.4, 0.8, 1.6, 3.2]),
+            "opt": {"momentum": 0.9, "name": "sgd"},
+            "tags": ["a", "b"],
+        },
+        tune_config=tune.TuneConfig(
+            scheduler=ASHAScheduler(max_t=4, grace_period=1, reduction_factor=2),
+            metric="loss",
+            mode="min",
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(storage_path=str(storage), name="asha_run", verbose=0),
+    )
+    grid = tuner.fit()
+    assert not grid.errors
+    return storage / "asha_run"
 
 
 def test_ray_real_run(ray_experiment: Path) -> None:

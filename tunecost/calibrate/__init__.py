@@ -37,6 +37,9 @@ from tunecost.calibrate.importers import (
     load_records,
 )
 from tunecost.calibrate.measure import Measurement, NvmlBackend, RaplBackend, TrialMeter
+from tunecost.calibrate.optuna import measured
+from tunecost.calibrate.ray import measured_trainable
+from tunecost.calibrate.ray import report as ray_report
 from tunecost.calibrate.records import CurvePoint, TrialRecord, read_records, write_records
 
 __all__ = [
@@ -60,6 +63,9 @@ __all__ = [
     "from_ray",
     "infer_space",
     "load_records",
+    "measured",
+    "measured_trainable",
+    "ray_report",
     "read_records",
     "seed_noise",
     "write_records",

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -36,6 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import optimize, stats
 
+from tunecost._atomic import atomic_open
 from tunecost._rng import RngLike, as_generator
 from tunecost.calibrate.records import TrialRecord
 from tunecost.exceptions import ConfigError
@@ -193,8 +192,9 @@ class OverheadLogLinear:
         for share in (0.5, 0.1):
             c0 = share * y.min()
             b0, *_ = np.linalg.lstsq(A, np.log(y - c0), rcond=None)
-            sol = optimize.least_squares(resid, np.concatenate([[math.log(c0)], b0]),
-                                         method="lm", xtol=1e-12, ftol=1e-12)
+            theta0 = np.concatenate([[math.log(c0)], b0])
+            sol = optimize.least_squares(resid, theta0, method=_lsq_method(len(y), theta0.size),
+                                         xtol=1e-12, ftol=1e-12)
             if best is None or sol.cost < best.cost:
                 best = sol
         assert best is not None
@@ -280,6 +280,12 @@ class LogLinearInteractions:
         return cls(coef=np.asarray(d["coef"], float), alpha=float(d["alpha"]))
 
 
+def _lsq_method(n_residuals: int, n_params: int) -> str:
+    """Levenberg–Marquardt where it applies; it needs at least as many residuals as unknowns
+    (a small study's cross-validation fold may have fewer), where trust-region works."""
+    return "lm" if n_residuals >= n_params else "trf"
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
@@ -327,7 +333,8 @@ class PowerModel:
         def resid(b: np.ndarray) -> np.ndarray:
             return np.log(lo + (hi - lo) * _sigmoid(A @ b)) - np.log(power_w)
 
-        sol = optimize.least_squares(resid, start, method="lm", xtol=1e-12, ftol=1e-12)
+        sol = optimize.least_squares(resid, start, method=_lsq_method(len(y), start.size),
+                                     xtol=1e-12, ftol=1e-12)
         duration = FORMS[ctx.duration_form].fit(X2, t, ctx=ctx)
         return cls(duration=duration, power_coef=sol.x, power_low_w=lo, power_high_w=hi)
 
@@ -793,6 +800,9 @@ class Calibration(BaseModel):
         features: how parameters enter the design matrix.
         space: the search space (inferred, then overridden by the user's).
         duration, energy: the chosen models.
+        energy_scope: what ``energy`` models: ``accelerator`` energy where every trial has
+            it, else ``host`` (CPU + DRAM) energy, e.g. for a CPU-only study.
+        energy_estimated: whether any fitted energy figure was an estimate, not a reading.
         log_residual_corr: correlation of duration and energy out-of-fold log residuals.
         learning_curve: curve model, if the records have curves.
         seed_noise: run-to-run noise, if configurations were repeated.
@@ -818,6 +828,8 @@ class Calibration(BaseModel):
     space: dict[str, ParamSpace]
     duration: TargetModel
     energy: TargetModel | None
+    energy_scope: Literal["accelerator", "host"] = "accelerator"
+    energy_estimated: bool = False
     log_residual_corr: float | None
     learning_curve: LearningCurve | None = None
     seed_noise: SeedNoise | None = None
@@ -895,16 +907,8 @@ class Calibration(BaseModel):
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically (a temporary file, then a rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.model_dump_json(indent=1))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as fh:
+            fh.write(self.model_dump_json(indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
@@ -971,6 +975,28 @@ def _resource_param(records: Sequence[TrialRecord]) -> str | None:
         ):
             return name
     return None
+
+
+def _energy_scope(records: Sequence[TrialRecord]) -> Literal["accelerator", "host"] | None:
+    """Which energy the records measure on every trial: the accelerator's, else the host's."""
+    if all(r.energy_j is not None and r.energy_j > 0 for r in records):
+        return "accelerator"
+    if all(r.cpu_energy_j is not None and r.cpu_energy_j > 0 for r in records):
+        return "host"
+    return None
+
+
+def _trial_energy_j(record: TrialRecord, scope: str | None) -> float | None:
+    if scope == "accelerator":
+        return record.energy_j
+    if scope == "host" and record.cpu_energy_j is not None:
+        return record.cpu_energy_j + (record.dram_energy_j or 0.0)
+    return None
+
+
+def _energy_estimated(record: TrialRecord, scope: str | None) -> bool:
+    source = record.energy_source if scope == "accelerator" else record.cpu_energy_source
+    return source == "estimated"
 
 
 def fit_calibration(
@@ -1042,8 +1068,9 @@ def fit_calibration(
     folds = _folds(len(used), n_folds, gen)
 
     accel_name = accelerator or _common([r.accelerator for r in used])
-    have_energy = all(r.energy_j is not None and r.energy_j > 0 for r in used)
-    if accel_name is not None:
+    scope = _energy_scope(used)
+    have_energy = scope is not None
+    if accel_name is not None and scope == "accelerator":
         spec = catalog.accelerator(accel_name)
         if spec.idle_w is None:
             raise ConfigError(
@@ -1051,7 +1078,7 @@ def fit_calibration(
             )
         lo_w, hi_w, accel_name = float(spec.idle_w), float(spec.tdp_w), spec.name
     elif have_energy:
-        p = np.array([r.energy_j for r in used]) / duration_s  # type: ignore[operator]
+        p = np.array([_trial_energy_j(r, scope) for r in used]) / duration_s
         lo_w, hi_w = 0.5 * float(p.min()), 2.0 * float(p.max())
     else:
         lo_w, hi_w = 0.0, math.inf
@@ -1059,7 +1086,7 @@ def fit_calibration(
     duration, d_resid = _select(tuple(duration_forms), X, duration_s, folds, FitContext())
     energy = corr = None
     if have_energy:
-        energy_j = np.array([r.energy_j for r in used], dtype=float)
+        energy_j = np.array([_trial_energy_j(r, scope) for r in used], dtype=float)
         ctx = FitContext(duration_s=duration_s, duration_form=duration.form,
                          power_low_w=lo_w, power_high_w=hi_w)
         forms = tuple(f for f in energy_forms if f != "power_model" or math.isfinite(hi_w))
@@ -1080,6 +1107,8 @@ def fit_calibration(
         space=full_space,
         duration=duration,
         energy=energy,
+        energy_scope=scope or "accelerator",
+        energy_estimated=have_energy and any(_energy_estimated(r, scope) for r in used),
         log_residual_corr=corr,
         learning_curve=_fit_learning_curve(used, direction),
         seed_noise=seed_noise([*used, *repeats]),
@@ -1108,9 +1137,10 @@ def evaluate_on(calibration: Calibration, records: Sequence[TrialRecord]) -> dic
     params = {k: np.asarray([r.params[k] for r in recs]) for k in recs[0].params}
     d_pred = calibration.predict_duration_s(params)
     d_meas = np.array([r.duration_s for r in recs])
-    has_e = calibration.energy is not None and all(r.energy_j is not None for r in recs)
+    e_meas_list = [_trial_energy_j(r, calibration.energy_scope) for r in recs]
+    has_e = calibration.energy is not None and all(e is not None for e in e_meas_list)
     e_pred = calibration.predict_energy_j(params) if has_e else None
-    e_meas = np.array([r.energy_j for r in recs], dtype=float) if has_e else None
+    e_meas = np.array(e_meas_list, dtype=float) if has_e else None
     rows = []
     for i, r in enumerate(recs):
         row: dict[str, Any] = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -260,6 +261,15 @@ def _optuna_record(trial: Any, study_name: str) -> TrialRecord:
 # Ray Tune
 
 
+_RAY_TRIAL_INDEX = re.compile(r"_[0-9a-f]{5,}(?:_\d{5})?_(\d+)_")
+
+
+def _ray_trial_order(trial_dir: Path) -> tuple[int, str]:
+    """Creation order of a Ray Tune trial folder: its index, then its name."""
+    match = _RAY_TRIAL_INDEX.search(trial_dir.name)
+    return (int(match.group(1)) if match else 1 << 62, trial_dir.name)
+
+
 def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list[TrialRecord]:
     """Read a Ray Tune experiment folder (``storage_path/name``), one record per trial folder.
 
@@ -280,11 +290,12 @@ def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list
         mode: ``"min"`` or ``"max"``, the objective's direction; kept in ``attrs["mode"]``.
 
     Returns:
-        Records numbered in the order of the trial folders' names (Ray names them by trial
-        id, which counts up as trials are created). ``params`` are flattened with ``/``, scalar
-        values only; ``value`` is the last row's metric; ``fidelity`` the last iteration;
-        ``attrs`` holds ``trial_id``, ``trial_dir``, ``mode`` and, for FAIL, ``error`` (the
-        error's last line).
+        Records numbered in the order Ray created the trials: the index in the folder name
+        (``{trainable}_{trial_id}_{index}_{params}_{date}``; with a search algorithm the
+        trial ids are random), falling back to the folder name. ``params`` are flattened
+        with ``/``, scalar values only; ``value`` is the last row's metric; ``fidelity`` the
+        last iteration; ``attrs`` holds ``trial_id``, ``trial_dir``, ``mode`` and, for FAIL,
+        ``error`` (the error's last line).
 
     Raises:
         ConfigError: the folder has no trial folders, ``metric`` is in no result (the message
@@ -301,7 +312,7 @@ def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list
             for d in root.iterdir()
             if d.is_dir() and ((d / "params.json").is_file() or (d / "result.json").is_file())
         ),
-        key=lambda d: d.name,
+        key=_ray_trial_order,
     )
     if not trial_dirs:
         nested = sorted(

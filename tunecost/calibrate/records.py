@@ -10,14 +10,13 @@ lines are a subset of this format (their ``val_loss`` is the ``value``).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunecost._atomic import atomic_open
 from tunecost.exceptions import ConfigError
 
 __all__ = ["CurvePoint", "EnergySource", "TrialRecord", "read_records", "write_records"]
@@ -137,14 +136,6 @@ def read_records(path: str | Path) -> list[TrialRecord]:
 
 def write_records(records: Iterable[TrialRecord], path: str | Path) -> None:
     """Write records as JSON Lines, atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(record.model_dump_json() + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        for record in records:
+            fh.write(record.model_dump_json() + "\n")

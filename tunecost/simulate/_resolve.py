@@ -118,7 +118,8 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
         ]
         sources[f"calibration ({cfg.name})"] = (
             f"{cfg.calibration.path}: {calibration.n_records} trials of {calibration.study!r}; "
-            f"CV median abs error {', '.join(errors)}"
+            f"CV median abs error {', '.join(errors)}; energy of the {calibration.energy_scope}"
+            + (" (ESTIMATED, not measured)" if calibration.energy_estimated else "")
         )
     for name, share in cfg.hardware.shares.items():
         acc = catalog.accelerator(name)
