@@ -26,7 +26,13 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from tunecost._errors import one_line
-from tunecost.calibrate.records import EnergySource, TrialRecord, read_records
+from tunecost.calibrate.records import (
+    OPTUNA_USER_ATTR,
+    RAY_KEY_PREFIX,
+    EnergySource,
+    TrialRecord,
+    read_records,
+)
 from tunecost.exceptions import ConfigError
 from tunecost.units import J_PER_KWH
 
@@ -40,11 +46,9 @@ __all__ = [
     "load_records",
 ]
 
-OPTUNA_ATTR = "tunecost"
-"""Key of the Optuna user attribute that holds a trial's measurement (a dict)."""
-
-RAY_PREFIX = "tunecost/"
-"""Prefix of the measurement keys in every Ray Tune result (cumulative since the trial began)."""
+# The writers' keys, named once in records.py.
+OPTUNA_ATTR = OPTUNA_USER_ATTR
+RAY_PREFIX = RAY_KEY_PREFIX
 
 _SOURCES = frozenset(get_args(EnergySource))
 

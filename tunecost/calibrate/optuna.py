@@ -23,13 +23,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tunecost.calibrate.measure import TrialMeter
+from tunecost.calibrate.records import OPTUNA_USER_ATTR
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = ["USER_ATTR", "measured"]
 
-USER_ATTR = "tunecost"
+USER_ATTR = OPTUNA_USER_ATTR
 """Name of the trial user attribute that holds the measurement."""
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tunecost.calibrate.measure import Measurement, TrialMeter
+from tunecost.calibrate.records import RAY_KEY_PREFIX
 from tunecost.exceptions import MissingExtraError
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KEY_PREFIX", "measured_trainable", "report"]
 
-KEY_PREFIX = "tunecost/"
+KEY_PREFIX = RAY_KEY_PREFIX
 """Prefix of the keys :func:`report` adds to each result."""
 
 # The measurement of the trial running in this thread: Tune runs a function trainable in its

@@ -19,7 +19,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from tunecost._atomic import atomic_open
 from tunecost.exceptions import ConfigError
 
-__all__ = ["CurvePoint", "EnergySource", "TrialRecord", "read_records", "write_records"]
+__all__ = [
+    "OPTUNA_USER_ATTR",
+    "RAY_KEY_PREFIX",
+    "CurvePoint",
+    "EnergySource",
+    "TrialRecord",
+    "read_records",
+    "write_records",
+]
+
+OPTUNA_USER_ATTR = "tunecost"
+"""Optuna trial user attribute that holds a trial's measurement (written by
+``tunecost.calibrate.optuna.measured``, read by ``importers.from_optuna``)."""
+
+RAY_KEY_PREFIX = "tunecost/"
+"""Prefix of the measurement keys in every Ray Tune result (written by
+``tunecost.calibrate.ray.report``, read by ``importers.from_ray``)."""
 
 EnergySource = Literal["nvml", "rapl", "codecarbon", "estimated", "none"]
 """Where an energy figure comes from; ``estimated`` is shown in every output that uses it."""
