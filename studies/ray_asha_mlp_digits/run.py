@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=HERE / "results.jsonl",
                         help="JSON Lines file the TrialRecords are written to")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--address", default=None,
+                        help="run on this Ray cluster ('auto', HOST:PORT, ray://HOST:10001) "
+                        "instead of starting a local 2-CPU one")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -149,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     if experiment.exists():  # a fresh run: old trial folders would mix with the new ones
         print(f"removing the previous run's {experiment}", flush=True)
         shutil.rmtree(experiment)
-    temp_dir = tempfile.mkdtemp(prefix="r", dir="/tmp")  # Ray's socket paths must stay short
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
+    if args.address is not None:
+        temp_dir = None  # the cluster has its own; this driver only connects to it
+        ray.init(address=args.address, log_to_driver=False)
+    else:
+        temp_dir = tempfile.mkdtemp(prefix="r", dir="/tmp")  # Ray's socket paths: keep short
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
     try:
         t_ray = time.perf_counter()
         tuner = tune.Tuner(
@@ -174,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         grid = tuner.fit()
         t_fit = time.perf_counter() - t_ray
     finally:
-        ray.shutdown()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        ray.shutdown()  # with --address: disconnects; the cluster stays up
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
     records = to_records(grid, NAME)
     write_records(records, args.results)
