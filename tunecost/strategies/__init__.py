@@ -25,7 +25,9 @@ from tunecost.strategies.grid import GridSearch, GridSearchConfig
 from tunecost.strategies.hyperband import Hyperband, HyperbandConfig
 from tunecost.strategies.median_pruning import MedianPruning, MedianPruningConfig
 from tunecost.strategies.nas import NeuralArchitectureSearch, NeuralArchitectureSearchConfig
+from tunecost.strategies.optuna_search import OptunaSearch, OptunaSearchConfig
 from tunecost.strategies.random import RandomSearch, RandomSearchConfig
+from tunecost.strategies.ray_tune import RayTuneConfig, RayTuneSearch
 from tunecost.strategies.single_run import SingleRun, SingleRunConfig
 from tunecost.strategies.successive_halving import (
     ASHA,
@@ -48,8 +50,13 @@ __all__ = [
     "MedianPruningConfig",
     "NeuralArchitectureSearch",
     "NeuralArchitectureSearchConfig",
+    "OptunaSearch",
+    "OptunaSearchConfig",
+    "REPLAY_STRATEGIES",
     "RandomSearch",
     "RandomSearchConfig",
+    "RayTuneConfig",
+    "RayTuneSearch",
     "SingleRun",
     "SingleRunConfig",
     "Strategy",
@@ -68,7 +75,9 @@ StrategyConfig = Annotated[
     | ASHAConfig
     | HyperbandConfig
     | MedianPruningConfig
-    | NeuralArchitectureSearchConfig,
+    | NeuralArchitectureSearchConfig
+    | OptunaSearchConfig
+    | RayTuneConfig,
     Field(discriminator="kind"),
 ]
 """Any strategy config, selected by its ``kind`` field; validate with a pydantic
@@ -86,3 +95,12 @@ STRATEGIES: dict[str, type[BaseModel]] = {
     "nas": NeuralArchitectureSearchConfig,
 }
 """Registry: ``kind`` -> config class (each config's ``.build()`` returns a :class:`Strategy`)."""
+
+REPLAY_STRATEGIES: dict[str, type[BaseModel]] = {
+    "optuna": OptunaSearchConfig,
+    "ray_tune": RayTuneConfig,
+}
+"""Registry of the kinds only the event-driven replay runs (``tunecost.replay``): a real Optuna
+sampler and pruner, or a Ray Tune scheduler. Kept apart from :data:`STRATEGIES` because their
+results decide their jobs, so they cannot keep the :class:`Strategy` contract (a plan drawn
+before the run); their ``plan`` raises a ConfigError pointing at the replay engine."""

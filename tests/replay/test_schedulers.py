@@ -1,0 +1,133 @@
+"""Ray Tune schedulers on the simulated clock, checked against real Ray Tune runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tunecost.config import CampaignConfig
+from tunecost.durations import FixedConfig
+from tunecost.replay import Surrogate, Timeline, replay
+from tunecost.replay._trials import TrialBank
+from tunecost.replay.engine import _run
+from tunecost.replay.schedulers import ASHAPolicy, MedianStoppingPolicy, percentile
+
+K = 9
+# Eight deterministic learning curves loss(k) = a + b / k that cross: early ranks mislead.
+CURVES = [(0.50, 2.0), (0.90, 0.2), (0.30, 4.0), (0.70, 1.0), (0.40, 3.0), (0.80, 0.5),
+          (0.60, 1.5), (0.20, 6.0)]
+
+
+def _loss(a: float, b: float, k: int) -> float:
+    return a + b / k
+
+
+def test_percentile_matches_numpy():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 33):
+        x = sorted(rng.normal(size=n).tolist())
+        for q in (0.0, 25.0, 66.6667, 75.0, 100.0):
+            assert percentile(x, q) == np.percentile(x, q)
+
+
+def test_sync_hyperband_waits_and_asha_does_not(lognormal_campaign):
+    """8 workers, lognormal durations (sigma 1): synchronous HyperBand makes workers wait at
+    rung barriers (idle-waiting energy > 0), asynchronous HyperBand (ASHA with brackets) lets
+    them start other trials; the waiting energy is larger for the synchronous variant."""
+    def waiting(scheduler: dict) -> np.ndarray:
+        cfg = CampaignConfig.model_validate(lognormal_campaign(
+            {"kind": "ray_tune", "n_trials": 81, "n_evaluations": 27, "scheduler": scheduler}))
+        r = replay(cfg, replicates=30, seed=0)
+        assert r.summary()["metrics"]["waiting_energy_kwh"] is not None
+        return r.metrics["waiting_energy_kwh"]
+
+    sync = waiting({"name": "hyperband", "reduction_factor": 3})
+    asha = waiting({"name": "asha", "reduction_factor": 3, "brackets": 3})
+    assert sync.mean() > asha.mean()
+    assert (sync > 0).all()
+
+
+def _bank(n: int) -> TrialBank:
+    surrogate = Surrogate(K, calibration=None, duration=FixedConfig(dist="fixed",
+                          duration_h=1.0).build(), value=None, direction="minimize")
+    bank = TrialBank(surrogate, n, host_kw=np.array([0.3]), shares=np.array([1.0]),
+                     rng=np.random.default_rng(0))
+    vals = np.array([[_loss(a, b, k) for k in range(1, K + 1)] for a, b in CURVES[:n]])
+    bank.values, bank.values_list = vals, vals.tolist()
+    return bank
+
+
+def _replayed_stops(policy) -> list[int]:
+    """Last iteration each trial reached, running the policy on one worker."""
+    tl = Timeline()
+    _run([policy], 1, sequential=False, tl=tl)
+    last = {}
+    for t, reached in zip(tl.job_trial, tl.job_reached, strict=True):
+        last[t] = round(reached * K)
+    return [last[t] for t in range(len(CURVES))]
+
+
+def _ray_stops(scheduler, tmp_path) -> list[int]:
+    """Last training_iteration of each trial in a real Tune run, one trial at a time."""
+    from ray import tune
+
+    def trainable(config):
+        from ray import tune as _tune
+
+        for k in range(1, K + 1):
+            _tune.report({"loss": config["a"] + config["b"] / k})
+
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"i": tune.grid_search(list(range(len(CURVES)))),
+                     "a": tune.sample_from(lambda spec: CURVES[spec.config.i][0]),
+                     "b": tune.sample_from(lambda spec: CURVES[spec.config.i][1])},
+        tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler,
+                                    max_concurrent_trials=1, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0),
+    )
+    grid = tuner.fit()
+    assert grid.num_errors == 0
+    stops = {r.config["i"]: r.metrics["training_iteration"] for r in grid}
+    return [stops[i] for i in range(len(CURVES))]
+
+
+def test_asha_stops_the_same_trials_at_the_same_rungs_as_ray(ray_session, tmp_path):
+    from ray.tune.schedulers import ASHAScheduler
+
+    ours = _replayed_stops(ASHAPolicy(_bank(len(CURVES)), len(CURVES), grace_period=1,
+                                      reduction_factor=3, brackets=1, idle_kw=0.05,
+                                      mode_sign=1.0, rng=np.random.default_rng(0)))
+    theirs = _ray_stops(ASHAScheduler(time_attr="training_iteration", max_t=K,
+                                      grace_period=1, reduction_factor=3), tmp_path)
+    assert ours == theirs
+    assert len(set(ours)) > 1  # some trials stopped early, some ran to max_t
+
+
+def test_median_stopping_matches_ray(ray_session, tmp_path):
+    from ray.tune.schedulers import MedianStoppingRule
+
+    ours = _replayed_stops(MedianStoppingPolicy(_bank(len(CURVES)), len(CURVES),
+                                                grace_period=2, min_samples_required=2,
+                                                idle_kw=0.05, mode_sign=1.0))
+    theirs = _ray_stops(MedianStoppingRule(time_attr="training_iteration", grace_period=2,
+                                           min_samples_required=2, min_time_slice=10**9),
+                        tmp_path)
+    assert ours == theirs
+    assert len(set(ours)) > 1
+
+
+@pytest.mark.parametrize("name", ["asha", "hyperband", "median_stopping", "pbt"])
+def test_every_scheduler_replays_on_the_h200_calibration(h200_campaign, name):
+    cfg = CampaignConfig.model_validate(h200_campaign(
+        {"kind": "ray_tune", "n_trials": 40, "n_evaluations": 9, "scheduler": {"name": name}},
+        workers=4))
+    r = replay(cfg, replicates=3, seed=0)
+    assert (r.metrics["n_trials"] == 40).all()
+    full = replay(CampaignConfig.model_validate(h200_campaign(
+        {"kind": "optuna", "n_trials": 40, "n_evaluations": 9,
+         "sampler": {"name": "RandomSampler"}}, workers=4)), replicates=3, seed=0)
+    if name == "pbt":  # PBT stops nobody: every trial runs to max_t, plus restarts
+        assert r.metrics["gpu_hours"].mean() > 0.8 * full.metrics["gpu_hours"].mean()
+    else:
+        assert r.metrics["gpu_hours"].mean() < full.metrics["gpu_hours"].mean()

@@ -1,0 +1,75 @@
+"""What the engine and a search policy exchange: jobs, and the policy protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["WAIT", "Job", "Policy"]
+
+
+class _Wait:
+    """Sentinel: no job now, but one may come when running jobs report (a barrier)."""
+
+    def __repr__(self) -> str:
+        return "WAIT"
+
+
+WAIT = _Wait()
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """One contiguous piece of training of one trial on one worker.
+
+    Attributes:
+        trial: trial index within its study instance.
+        duration_s: running time if never stopped, s.
+        checkpoints_s: offsets from the job's start, s, ascending, at which the policy
+            decides whether the job goes on (``Policy.decide``); may be empty.
+        reached: fidelity reached at each checkpoint, and at the end (one more entry).
+        busy_kw: IT power while running (accelerators + host share), kW, before PUE.
+        label: ledger label.
+        data: the policy's own (an Optuna trial, a rung index, ...).
+        instance: study instance index, set by the engine.
+        paused: set by the policy when it stops the job to resume the trial later.
+        early: the plan ends the trial with this job below full fidelity (a pruned or
+            unpromoted trial of a vectorised strategy's plan).
+    """
+
+    trial: int
+    duration_s: float
+    checkpoints_s: list[float]
+    reached: list[float]
+    busy_kw: float
+    label: str
+    data: Any = None
+    instance: int = -1
+    paused: bool = False
+    early: bool = False
+
+
+class Policy(Protocol):
+    """A search algorithm as the engine sees it: it hands out jobs and hears back.
+
+    ``idle_kw`` is the power a worker draws while waiting for this policy's work, kW (NaN
+    where unknown).
+    """
+
+    idle_kw: float
+
+    def next_job(self, now_s: float) -> Job | _Wait | None:
+        """A job for a free worker, :data:`WAIT` (work may come later) or ``None`` (done)."""
+        ...
+
+    def ready(self, job: Job) -> bool:
+        """Whether ``job``'s dependencies have ended (else its worker holds it and waits)."""
+        ...
+
+    def decide(self, job: Job, index: int, now_s: float) -> bool:
+        """At checkpoint ``index`` of ``job``: ``True`` goes on, ``False`` stops it now."""
+        ...
+
+    def end(self, job: Job, now_s: float, stopped: bool) -> None:
+        """``job`` left its worker: at its end, or stopped at a checkpoint."""
+        ...

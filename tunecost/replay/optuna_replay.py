@@ -1,0 +1,134 @@
+"""A real Optuna study asked and told on the simulated clock.
+
+Each trial is ``study.ask`` -ed when a worker frees; the surrogate objective turns its
+hyperparameters into a duration, a power and a learning curve; the engine delivers the
+curve's ``n_evaluations`` values at their simulated times through ``trial.report`` and
+``trial.should_prune`` (so a pruner compares against exactly the trials that had reported by
+then, including other workers' running ones), and the trial is told ``PRUNED`` or its final
+value. Trials run concurrently on the pool's workers, as with ``n_jobs`` workers sharing one
+storage: the sampler sees the running trials as RUNNING.
+
+Storage is in memory and Optuna's logging is set to WARNING: per-replicate overhead is one
+``create_study``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tunecost.calibrate.fit import ParamSpace
+from tunecost.replay._job import Job, _Wait
+from tunecost.replay.surrogate import Surrogate
+from tunecost.strategies.optuna_search import OptunaSearch
+from tunecost.units import W_PER_KW
+
+__all__ = ["OptunaPolicy", "distributions"]
+
+
+def distributions(space: dict[str, ParamSpace]) -> dict[str, Any]:
+    """Optuna distributions of a calibration's search space.
+
+    Without a space (no calibration) one dummy parameter ``x`` uniform on [0, 1] is asked,
+    so every sampler has something to suggest.
+    """
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    out: dict[str, Any] = {}
+    for name, dim in space.items():
+        if dim.type == "categorical":
+            out[name] = CategoricalDistribution(list(dim.choices or []))
+        elif dim.type == "int":
+            out[name] = IntDistribution(int(dim.low or 0), int(dim.high or 0), log=dim.log,
+                                        step=1 if dim.log else (dim.step or 1))
+        else:
+            out[name] = FloatDistribution(float(dim.low or 0.0), float(dim.high or 0.0),
+                                          log=dim.log)
+    return out or {"x": FloatDistribution(0.0, 1.0)}
+
+
+class OptunaPolicy:
+    """One replicate of an Optuna study as a replay policy.
+
+    Args:
+        search: sampler, pruner, trial and evaluation counts.
+        surrogate: the surrogate objective.
+        host_kw: busy power besides the calibrated accelerator power, kW.
+        idle_kw: power of a waiting slot, kW.
+        rng: the only source of randomness; the sampler's seed is drawn from it.
+    """
+
+    def __init__(self, search: OptunaSearch, surrogate: Surrogate, *, host_kw: float,
+                 idle_kw: float, rng: np.random.Generator) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self._pruned = optuna.trial.TrialState.PRUNED
+        search.check_extras()
+        self.study = optuna.create_study(
+            direction=surrogate.direction,
+            sampler=search.make_sampler(seed=int(rng.integers(2**31))),
+            pruner=search.make_pruner(),
+        )
+        self.search = search
+        self.surrogate = surrogate
+        self.dists = distributions(dict(surrogate.space))
+        self.with_params = surrogate.calibration is not None
+        self.host_kw = host_kw
+        self.idle_kw = idle_kw
+        self.rng = rng
+        self.K = search.n_evaluations
+        self.fractions = [k / self.K for k in range(1, self.K + 1)]
+        self.asked = 0
+        self.stopped = False  # GridSampler exhausted its grid
+
+    def next_job(self, now_s: float) -> Job | _Wait | None:
+        if self.asked >= self.search.n_trials or self.stopped:
+            return None
+        trial = self.study.ask(self.dists)
+        number = self.asked
+        self.asked += 1
+        params = ({k: np.asarray([v]) for k, v in trial.params.items()}
+                  if self.with_params else None)
+        d = self.surrogate.draw(params, 1, rng=self.rng)
+        D, o = float(d.duration_s[0]), float(d.overhead_s[0])
+        step = (D - o) / self.K
+        busy_kw = self.host_kw + float(np.nan_to_num(d.accel_w[0])) / W_PER_KW
+        return Job(trial=number, duration_s=D,
+                   # The last report is at the trial's end exactly (not o + step·K, which
+                   # rounding may put one ulp past it).
+                   checkpoints_s=[*(o + step * k for k in range(1, self.K)), D],
+                   reached=[*self.fractions, 1.0], busy_kw=busy_kw,
+                   label=f"trial {number}", data=(trial, d.values[0].tolist()))
+
+    def ready(self, job: Job) -> bool:
+        return True
+
+    def decide(self, job: Job, index: int, now_s: float) -> bool:
+        trial, values = job.data
+        trial.report(values[index], index + 1)
+        if trial.should_prune():
+            self._tell(trial, state=self._pruned)
+            return False
+        return True
+
+    def end(self, job: Job, now_s: float, stopped: bool) -> None:
+        if not stopped:
+            trial, values = job.data
+            self._tell(trial, values[-1])
+
+    def _tell(self, trial: Any, value: float | None = None, state: Any = None) -> None:
+        try:
+            self.study.tell(trial, value, state=state)
+        except RuntimeError as exc:
+            # GridSampler calls study.stop() once its grid is used up; outside optimize()
+            # that raises after the trial is stored. Stop asking, as optimize() would.
+            if "Study.stop" not in str(exc):
+                raise
+            self.stopped = True
