@@ -294,6 +294,39 @@ def simulate(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="Where replicate chunks run: 'local' (this process) or 'ray' (one Ray task "
+            "per chunk; identical results)."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster for --backend ray: 'auto', HOST:PORT or ray://HOST:10001 "
+            "(default: start a local one)."
+        ),
+    ] = None,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(help="Replicates per chunk (default: sized to bound memory)."),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="'vectorized' (i.i.d. trials), 'replay' (real samplers, pruners and "
+            "schedulers on a simulated clock) or 'auto' (replay when a study's strategy is "
+            "optuna or ray_tune)."
+        ),
+    ] = "auto",
+    timeline: Annotated[
+        Path | None,
+        typer.Option(
+            help="Replay engine: write one replicate's per-worker timeline to this CSV and "
+            "a Gantt chart (power as colour) beside it as .png."
+        ),
+    ] = None,
 ) -> None:
     """Simulate a campaign: P5/P50/P95 of trials, GPU-hours, wall clock, kWh, CO2e and $."""
     from tunecost.simulate import simulate as run_simulation
@@ -313,12 +346,22 @@ def simulate(
                 ledger_path = ledger
                 if ledger is not None and len(campaigns) > 1:
                     ledger_path = ledger.with_name(f"{ledger.stem}.{campaign.name}{ledger.suffix}")
+                timeline_path = timeline
+                if timeline is not None and len(campaigns) > 1:
+                    timeline_path = timeline.with_name(
+                        f"{timeline.stem}.{campaign.name}{timeline.suffix}"
+                    )
                 result = run_simulation(
                     campaign,
                     replicates=replicates,
                     seed=seed,
                     ledger=ledger_path,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    backend=backend,
+                    address=address,
+                    chunk_size=chunk_size,
+                    engine=engine,  # type: ignore[arg-type]
+                    timeline=timeline_path,
                 )
                 summaries.append(result.summary())
     if as_json:
@@ -452,6 +495,89 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
                 ),
             )
         )
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="Folder to write the report into (created).")],
+    config: Annotated[
+        Path | None, typer.Argument(help="Campaign file (.yaml, .yml or .toml).")
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(help="Calibration JSON; alone, the campaign is its study re-run."),
+    ] = None,
+    records: Annotated[
+        Path | None, typer.Option(help="Measured trials (JSON Lines): importances, expected max.")
+    ] = None,
+    repeats: Annotated[
+        Path | None, typer.Option(help="Repeated configurations (JSON Lines): seed variance.")
+    ] = None,
+    optuna_storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL to read the trials from.")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Optuna study name.")] = None,
+    accelerator: Annotated[
+        str | None, typer.Option(help="Catalog accelerator of the Optuna trials.")
+    ] = None,
+    direction: Annotated[
+        str | None, typer.Option(help="minimize or maximize (default: minimize).")
+    ] = None,
+    replicates: Annotated[
+        int | None, typer.Option(help="Campaign replicates (default: the config's, <= 1,000).")
+    ] = None,
+    sobol_n: Annotated[int, typer.Option(help="SALib base sample size N (power of 2).")] = 256,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: the config's).")] = None,
+) -> None:
+    """Sensitivity and variance report: Markdown, HTML, PNG plots, JSON and CSV."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from tunecost.reports import build_report
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err,
+        disable=not _err.is_terminal,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = bar.add_task(step, total=total)
+        bar.update(tasks[step], completed=done, total=total)
+
+    with _user_errors(), bar:
+        if direction not in (None, "minimize", "maximize"):
+            from tunecost.exceptions import ConfigError
+
+            raise ConfigError(f"--direction must be minimize or maximize, got {direction!r}")
+        files = build_report(
+            config,
+            out=out,
+            calibration=calibration,
+            records=records,
+            repeats=repeats,
+            optuna_storage=optuna_storage,
+            study=study,
+            accelerator=accelerator,
+            direction=direction,
+            replicates=replicates,
+            sobol_n=sobol_n,
+            seed=seed,
+            progress=progress,
+        )
+    if files.headline:
+        _out.print(files.headline, highlight=False, soft_wrap=True)
+    _out.print(
+        f"wrote {files.html}, {files.markdown}, {files.json}, "
+        f"{len(files.pngs)} PNG and {len(files.csvs)} CSV files in {files.out}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

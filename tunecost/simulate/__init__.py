@@ -22,22 +22,65 @@ Example:
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from tunecost._atomic import atomic_open
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
+from tunecost.simulate._backends import (
+    BACKENDS,
+    Backend,
+    LocalBackend,
+    RayBackend,
+    get_backend,
+    ray_connect,
+)
+from tunecost.simulate._chunks import ChunkTask, Merged, run_chunk
 from tunecost.simulate._resolve import ResolvedCampaign, resolve
-from tunecost.simulate._vectorized import METRICS, STATE_NAMES, account, build_jobs, schedule
-from tunecost.summary import summarize
+from tunecost.simulate._vectorized import STATE_NAMES, build_jobs
+from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, summarize
 
-__all__ = ["CampaignResult", "StudyResult", "simulate"]
+__all__ = [
+    "BACKENDS",
+    "KEEP_REPLICATES_MAX",
+    "Backend",
+    "CampaignResult",
+    "LocalBackend",
+    "RayBackend",
+    "StudyResult",
+    "get_backend",
+    "ray_connect",
+    "simulate",
+]
+
+KEEP_REPLICATES_MAX = 200_000
+"""Above this many replicates, :func:`simulate` keeps streaming summaries instead of
+per-replicate arrays unless asked (``keep_replicates=True``)."""
+
+QUANTILE_METHOD_STREAMED = f"log-histogram (relative error <= {RELATIVE_ACCURACY:.1%})"
+
+
+class _NotKept(dict):
+    """The empty ``metrics`` of a streamed result: looking a metric up says why it is absent."""
+
+    def __missing__(self, key: str) -> Any:
+        raise ConfigError(
+            f"per-replicate arrays of {key!r} were not kept (keep_replicates=False, the default "
+            f"above {KEEP_REPLICATES_MAX:,} replicates); pass keep_replicates=True, or read "
+            "summary()"
+        )
+
+
+def _summarize(values: np.ndarray | StreamingSummary) -> dict[str, float] | None:
+    if isinstance(values, StreamingSummary):
+        return values.summary()
+    return summarize(values)
+
 
 _ELEMENTS_PER_CHUNK = 2_000_000
 """Target size of one ``(n_reps, n_jobs)`` array; about 16 MB, so a chunk's dozen arrays stay
@@ -65,11 +108,15 @@ LEDGER_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class StudyResult:
-    """Per-replicate totals of one study (all its instances), each ``(n_reps,)``."""
+    """Per-replicate totals of one study (all its instances), each ``(n_reps,)``.
+
+    ``stats`` holds streaming summaries instead when the arrays were not kept.
+    """
 
     name: str
     count: int
     metrics: dict[str, np.ndarray]
+    stats: dict[str, StreamingSummary] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +128,10 @@ class CampaignResult:
             ``wall_clock_h``, ``energy_kwh``, ``co2e_kg``, ``cost_usd``, ``electricity_usd``,
             ``waiting_energy_kwh``); dollars are NaN when the campaign has no prices.
         tuning_multiplier: campaign energy / energy of one final run, ``(n_reps,)``.
+        stats: when the per-replicate arrays were not kept (see ``keep_replicates`` in
+            :func:`simulate`), a :class:`~tunecost.summary.StreamingSummary` per metric and
+            for ``tuning_multiplier``; ``metrics`` is then empty and ``tuning_multiplier``
+            has no elements.
     """
 
     name: str
@@ -93,24 +144,36 @@ class CampaignResult:
     reference_how: str
     studies: list[StudyResult]
     assumptions: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, StreamingSummary] | None = None
+    engine: str = "vectorized"
 
     def summary(self) -> dict[str, Any]:
-        """The JSON report: summaries (mean, std, p5, p50, p95) of every metric."""
-        tm = summarize(self.tuning_multiplier) or {}
+        """The JSON report: summaries (mean, std, p5, p50, p95) of every metric.
+
+        ``quantile_method`` says whether the percentiles are exact (``numpy.percentile`` of
+        the kept arrays) or from streaming log-histograms, within 0.1 % relative error.
+        """
+        if self.stats is not None:
+            tm = _summarize(self.stats["tuning_multiplier"]) or {}
+            metrics = {k: _summarize(v) for k, v in self.stats.items() if k != "tuning_multiplier"}
+        else:
+            tm = summarize(self.tuning_multiplier) or {}
+            metrics = {k: summarize(v) for k, v in self.metrics.items()}
         return {
             "name": self.name,
-            "engine": "vectorized",
+            "engine": self.engine,
             "replicates": self.replicates,
             "seed": self.seed,
             "chunk_size": self.chunk_size,
-            "metrics": {k: summarize(v) for k, v in self.metrics.items()},
+            "quantile_method": "exact" if self.stats is None else QUANTILE_METHOD_STREAMED,
+            "metrics": metrics,
             "tuning_multiplier": {k: tm[k] for k in ("mean", "p5", "p50", "p95")} if tm else None,
             "reference_run": {"energy_kwh": self.reference_energy_kwh, "how": self.reference_how},
             "studies": [
                 {
                     "name": s.name,
                     "count": s.count,
-                    "metrics": {k: summarize(v) for k, v in s.metrics.items()},
+                    "metrics": {k: _summarize(v) for k, v in (s.stats or s.metrics).items()},
                 }
                 for s in self.studies
             ],
@@ -144,6 +207,11 @@ def simulate(
     chunk_size: int | None = None,
     ledger: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    backend: str | Backend = "local",
+    address: str | None = None,
+    keep_replicates: bool | None = None,
+    engine: Literal["auto", "vectorized", "replay"] = "auto",
+    timeline: str | Path | None = None,
 ) -> CampaignResult:
     """Simulate ``replicates`` independent runs of a campaign.
 
@@ -156,7 +224,41 @@ def simulate(
             depend on it, so it is reported.
         ledger: write replicate 0's per-job rows to this CSV file (atomically).
         progress: called as ``progress(done, total)`` after each chunk.
+        backend: where chunks run: ``"local"`` (this process), ``"ray"`` (one Ray task per
+            chunk), or a :class:`Backend`. The result is identical, bit for bit, on every
+            backend for the same seed and chunk size.
+        address: Ray cluster to connect to when Ray is not yet initialised (``"auto"``,
+            ``"HOST:PORT"``, ``"ray://HOST:10001"``); ``None`` starts a local one.
+        keep_replicates: keep every replicate's totals in ``metrics`` (default: only up to
+            :data:`KEEP_REPLICATES_MAX` replicates). Otherwise ``stats`` holds streaming
+            summaries, memory does not grow with ``replicates``, and the summary's
+            percentiles are within 0.1 % relative error (``quantile_method`` says which).
+        engine: ``"vectorized"`` (i.i.d. trials, this module), ``"replay"`` (the
+            event-driven replay of :mod:`tunecost.replay`: real samplers, pruners and
+            schedulers on a simulated clock; a loop over replicates, local only), or
+            ``"auto"``: the replay when a study's strategy is ``optuna`` or ``ray_tune``.
+        timeline: replay only: write replicate 0's per-worker timeline CSV and Gantt PNG.
     """
+    if engine not in ("auto", "vectorized", "replay"):
+        raise ConfigError(
+            f"engine must be one of 'auto', 'vectorized', 'replay', but got {engine!r}"
+        )
+    from tunecost.replay import needs_replay
+
+    if engine == "replay" or (engine == "auto" and needs_replay(config)):
+        from tunecost.replay import replay
+
+        if backend != "local" or chunk_size is not None or keep_replicates is False:
+            raise ConfigError(
+                "the replay engine runs its replicates one by one in this process and keeps "
+                f"them all: backend='local' and no chunk_size, but got backend={backend!r}, "
+                f"chunk_size={chunk_size!r}, keep_replicates={keep_replicates!r}"
+            )
+        return replay(config, replicates=replicates, seed=seed, ledger=ledger,
+                      timeline=timeline, progress=progress)
+    if timeline is not None:
+        raise ConfigError("a worker timeline comes from the replay engine: pass "
+                          "engine='replay' (tunecost simulate --engine replay)")
     n_reps = config.replicates if replicates is None else replicates
     root_seed = config.seed if seed is None else seed
     if n_reps < 1:
@@ -173,79 +275,72 @@ def simulate(
     n_chunks = -(-n_reps // size)
     streams = np.random.SeedSequence(root_seed).spawn(n_chunks)
 
-    totals: dict[str, list[np.ndarray]] = {k: [] for k in METRICS}
-    per_study: dict[str, list[np.ndarray]] = {k: [] for k in METRICS if k != "wall_clock_h"}
+    keep = n_reps <= KEEP_REPLICATES_MAX if keep_replicates is None else keep_replicates
+    tasks = (
+        ChunkTask(c, min(size, n_reps - c * size), stream, keep, c == 0 and ledger is not None)
+        for c, stream in enumerate(streams)
+    )
+    merged = Merged(keep=keep)
     done = 0
-    for c, stream in enumerate(streams):
-        m = min(size, n_reps - done)
-        jobs = build_jobs(campaign, m, np.random.default_rng(stream))
-        sched = schedule(jobs, config.workers, sequential=config.schedule == "sequential")
-        chunk, per_job = account(campaign, jobs, sched)
-        for k in totals:
-            totals[k].append(chunk.campaign[k])
-        for k in per_study:
-            per_study[k].append(chunk.studies[k])
-        if c == 0 and ledger is not None:
-            _write_ledger(Path(ledger), campaign, jobs, sched, per_job)
-        done += m
+    # Backends yield in chunk order and every chunk has its own stream: the merge, and so
+    # the result, is the same bits on every backend.
+    for part in get_backend(backend, address=address).map_chunks(run_chunk, campaign, tasks):
+        merged.add(part)
+        if part.ledger is not None:
+            _write_ledger(Path(ledger), campaign, *part.ledger)  # type: ignore[arg-type]
+        done = min(done + size, n_reps)
         if progress is not None:
             progress(done, n_reps)
 
-    metrics = {k: np.concatenate(v) for k, v in totals.items()}
-    studies_arr = {k: np.concatenate(v, axis=1) for k, v in per_study.items()}
+    values = merged.values()
+    tm = values.pop("tuning_multiplier")
     studies = [
-        StudyResult(s.name, s.count, {k: studies_arr[k][i] for k in studies_arr})
-        for i, s in enumerate(campaign.studies)
+        StudyResult(s.name, s.count, m) if keep else StudyResult(s.name, s.count, _NotKept(), m)
+        for s, m in zip(campaign.studies, merged.studies(), strict=True)
     ]
     return CampaignResult(
         name=config.name,
         replicates=n_reps,
         seed=root_seed,
         chunk_size=size,
-        metrics=metrics,
-        tuning_multiplier=metrics["energy_kwh"] / campaign.reference_energy_kwh,
+        metrics=values if keep else _NotKept(),
+        tuning_multiplier=tm if keep else np.empty(0),
         reference_energy_kwh=campaign.reference_energy_kwh,
         reference_how=campaign.reference_how,
         studies=studies,
+        stats=None if keep else {**values, "tuning_multiplier": tm},
         assumptions=_assumptions(campaign),
     )
 
 
 def _write_ledger(path: Path, campaign: ResolvedCampaign, jobs, sched, per_job) -> None:
     """Write replicate 0's jobs as CSV via a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(LEDGER_COLUMNS)
-            for j in range(jobs.duration_h.shape[1]):
-                if jobs.state[0, j] == 3:  # skipped after its trial crashed: never ran
-                    continue
-                study = campaign.studies[jobs.study[j]]
-                w.writerow(
-                    [
-                        study.name,
-                        int(jobs.instance[j]),
-                        int(jobs.trial[j]),
-                        jobs.config[j],
-                        f"{jobs.reached[0, j]:.6g}",
-                        STATE_NAMES[jobs.state[0, j]],
-                        f"{sched.start_h[0, j]:.6f}",
-                        f"{jobs.duration_h[0, j]:.6f}",
-                        f"{sched.wait_h[0, j]:.6f}",
-                        int(sched.worker[0, j]),
-                        study.accelerators[jobs.accelerator[0, j]],
-                        int(jobs.gpus[j]),
-                        int(jobs.preemptions[0, j]),
-                        f"{per_job['energy_kwh'][0, j]:.6g}",
-                        f"{per_job['co2e_kg'][0, j]:.6g}",
-                        ""
-                        if np.isnan(per_job["cost_usd"][0, j])
-                        else f"{per_job['cost_usd'][0, j]:.6g}",
-                    ]
-                )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(LEDGER_COLUMNS)
+        for j in range(jobs.duration_h.shape[1]):
+            if jobs.state[0, j] == 3:  # skipped after its trial crashed: never ran
+                continue
+            study = campaign.studies[jobs.study[j]]
+            w.writerow(
+                [
+                    study.name,
+                    int(jobs.instance[j]),
+                    int(jobs.trial[j]),
+                    jobs.config[j],
+                    f"{jobs.reached[0, j]:.6g}",
+                    STATE_NAMES[jobs.state[0, j]],
+                    f"{sched.start_h[0, j]:.6f}",
+                    f"{jobs.duration_h[0, j]:.6f}",
+                    f"{sched.wait_h[0, j]:.6f}",
+                    int(sched.worker[0, j]),
+                    study.accelerators[jobs.accelerator[0, j]],
+                    int(jobs.gpus[j]),
+                    int(jobs.preemptions[0, j]),
+                    f"{per_job['energy_kwh'][0, j]:.6g}",
+                    f"{per_job['co2e_kg'][0, j]:.6g}",
+                    ""
+                    if np.isnan(per_job["cost_usd"][0, j])
+                    else f"{per_job['cost_usd'][0, j]:.6g}",
+                ]
+            )

@@ -288,13 +288,18 @@ def account(campaign: ResolvedCampaign, jobs: Jobs, sched: Schedule) -> tuple[Ch
 
     n_studies = len(campaign.studies)
     per_study = {}
-    onehot = (jobs.study[None, :] == np.arange(n_studies)[:, None]).astype(np.float64)  # (S, J)
-    gpu_h_job = jobs.duration_h * jobs.gpus
-    per_study["gpu_hours"] = onehot @ gpu_h_job.T
-    per_study["energy_kwh"] = onehot @ energy_job.T
-    per_study["waiting_energy_kwh"] = onehot @ wait_kwh.T
-    per_study["co2e_kg"] = onehot @ co2_job.T
-    per_study["cost_usd"] = onehot @ cost_job.T
+    masks = [jobs.study == s for s in range(n_studies)]
+
+    def by_study(per_job: np.ndarray) -> np.ndarray:  # (m, J) -> (S, m)
+        # Row sums, not a one-hot matmul: BLAS rounding depends on its thread count, and
+        # Ray workers run single-threaded, so a matmul would break bit-identical backends.
+        return np.stack([per_job[:, mask].sum(axis=1) for mask in masks]).reshape(n_studies, m)
+
+    per_study["gpu_hours"] = by_study(jobs.duration_h * jobs.gpus)
+    per_study["energy_kwh"] = by_study(energy_job)
+    per_study["waiting_energy_kwh"] = by_study(wait_kwh)
+    per_study["co2e_kg"] = by_study(co2_job)
+    per_study["cost_usd"] = by_study(cost_job)
     per_study["n_trials"] = np.repeat(jobs.n_trials[:, None].astype(np.float64), m, axis=1)
     per_study["electricity_usd"] = per_study["energy_kwh"] * campaign.usd_per_kwh
 
