@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tunecost._paths import ConfigPath
 from tunecost.durations import DurationConfig
 from tunecost.exceptions import ConfigError
 from tunecost.failures import FailureConfig, PreemptionConfig
@@ -111,21 +112,13 @@ class CarbonConfig(_Model):
 
     region: str | None = None
     g_co2e_per_kwh: float | None = Field(default=None, ge=0)
-    series_csv: Path | None = None
+    series_csv: ConfigPath | None = None
     step_h: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> CarbonConfig:
         _exactly_one(self, "region", "g_co2e_per_kwh", "series_csv")
         return self
-
-    @field_validator("series_csv")
-    @classmethod
-    def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("base_dir")
-        if value is not None and base is not None and not value.is_absolute():
-            return Path(base) / value
-        return value
 
 
 class ElectricityConfig(_Model):
@@ -163,16 +156,8 @@ class StudyCalibrationConfig(_Model):
             ``{"d_model": {"type": "int", "low": 256, "high": 2048, "log": true}}``.
     """
 
-    path: Path | None = None
+    path: ConfigPath | None = None
     search_space: dict[str, dict[str, Any]] | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("base_dir")
-        if value is not None and base is not None and not value.is_absolute():
-            return Path(base) / value
-        return value
 
 
 class StudyConfig(_Model):

@@ -9,12 +9,12 @@ algorithm on a simulated clock instead.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from tunecost._paths import ConfigPath
 from tunecost.exceptions import ConfigError
 
 __all__ = ["ObjectiveConfig", "ReplayOnly"]
@@ -37,17 +37,9 @@ class ObjectiveConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    records: Path | None = None
+    records: ConfigPath | None = None
     direction: Annotated[str, Field(pattern="^(minimize|maximize)$")] | None = None
     search_resource: bool = False
-
-    @field_validator("records")
-    @classmethod
-    def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("base_dir")
-        if value is not None and base is not None and not value.is_absolute():
-            return Path(base) / value
-        return value
 
 
 class ReplayOnly:
