@@ -31,6 +31,7 @@ from tunecost.calibrate.records import (
     RAY_KEY_PREFIX,
     EnergySource,
     TrialRecord,
+    iter_jsonl,
     read_records,
 )
 from tunecost.exceptions import ConfigError
@@ -453,17 +454,7 @@ def _ray_rows(trial_dir: Path) -> list[dict[str, Any]]:
     path = trial_dir / "result.json"
     if not path.is_file():
         return []
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{line_no}: not JSON: {exc}") from None
-            rows.append({**_flatten(raw), "config": raw.get("config")})
-    return rows
+    return [{**_flatten(raw), "config": raw.get("config")} for _, raw in iter_jsonl(path)]
 
 
 def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

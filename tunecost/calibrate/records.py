@@ -10,7 +10,7 @@ lines are a subset of this format (their ``val_loss`` is the ``value``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ __all__ = [
     "CurvePoint",
     "EnergySource",
     "TrialRecord",
+    "iter_jsonl",
     "read_records",
     "write_records",
 ]
@@ -125,26 +126,38 @@ def _from_shared_data(raw: dict[str, Any], line_no: int) -> dict[str, Any]:
     return out
 
 
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for each non-blank line of a JSON Lines file.
+
+    Raises:
+        ConfigError: a line is not JSON (with the file and line number).
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield line_no, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{line_no}: not JSON: {exc}") from None
+
+
 def read_records(path: str | Path) -> list[TrialRecord]:
     """Read a JSON Lines file of records (tunecost's own, or the shared H200 format).
 
     Raises:
         ConfigError: a line is not JSON or not a record (with the file and line number).
     """
-    path = Path(path)
     records = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                if "val_loss" in raw and "value" not in raw:
-                    raw = _from_shared_data(raw, line_no - 1)
-                records.append(TrialRecord.model_validate(raw))
-            except (json.JSONDecodeError, ValueError) as exc:
-                first = str(exc).splitlines()[0]
-                raise ConfigError(f"{path}:{line_no}: not a trial record: {first}") from None
+    for line_no, raw in iter_jsonl(path):
+        try:
+            if "val_loss" in raw and "value" not in raw:
+                raw = _from_shared_data(raw, line_no - 1)
+            records.append(TrialRecord.model_validate(raw))
+        except ValueError as exc:
+            first = str(exc).splitlines()[0]
+            raise ConfigError(f"{path}:{line_no}: not a trial record: {first}") from None
     if not records:
         raise ConfigError(f"{path}: no trial records")
     return records

@@ -48,7 +48,12 @@ from tunecost.replay.schedulers import (
     PBTPolicy,
 )
 from tunecost.replay.surrogate import Surrogate, ValueModel
-from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy, resolve
+from tunecost.simulate._resolve import (
+    ResolvedCampaign,
+    ResolvedStudy,
+    replicates_and_seed,
+    resolve,
+)
 from tunecost.strategies import OptunaSearch, RayTuneSearch
 from tunecost.units import S_PER_H
 
@@ -363,12 +368,7 @@ def replay(
     """
     from tunecost.simulate import CampaignResult, StudyResult, _assumptions
 
-    n_reps = config.replicates if replicates is None else replicates
-    root_seed = config.seed if seed is None else seed
-    if n_reps < 1:
-        raise ConfigError(f"`replicates >= 1` must hold, but got replicates={n_reps}")
-    if root_seed < 0:
-        raise ConfigError(f"`seed >= 0` must hold, but got seed={root_seed}")
+    n_reps, root_seed = replicates_and_seed(config, replicates, seed)
     campaign = resolve(config)
     _check(campaign)
     studies = [_Study(s) for s in campaign.studies]

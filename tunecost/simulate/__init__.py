@@ -41,7 +41,7 @@ from tunecost.simulate._backends import (
     ray_connect,
 )
 from tunecost.simulate._chunks import ChunkTask, Merged, run_chunk
-from tunecost.simulate._resolve import ResolvedCampaign, resolve
+from tunecost.simulate._resolve import ResolvedCampaign, replicates_and_seed, resolve
 from tunecost.simulate._vectorized import STATE_NAMES, build_jobs
 from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, summarize
 
@@ -259,12 +259,7 @@ def simulate(
     if timeline is not None:
         raise ConfigError("a worker timeline comes from the replay engine: pass "
                           "engine='replay' (tunecost simulate --engine replay)")
-    n_reps = config.replicates if replicates is None else replicates
-    root_seed = config.seed if seed is None else seed
-    if n_reps < 1:
-        raise ConfigError(f"`replicates >= 1` must hold, but got replicates={n_reps}")
-    if root_seed < 0:
-        raise ConfigError(f"`seed >= 0` must hold, but got seed={root_seed}")
+    n_reps, root_seed = replicates_and_seed(config, replicates, seed)
     campaign = resolve(config)
 
     # One probe replicate sizes the chunks (strategies fix their job count per study).

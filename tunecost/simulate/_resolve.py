@@ -157,6 +157,19 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
     )
 
 
+def replicates_and_seed(
+    config: CampaignConfig, replicates: int | None, seed: int | None
+) -> tuple[int, int]:
+    """The run's replicate count and root seed: the arguments, else the config's; checked."""
+    n_reps = config.replicates if replicates is None else replicates
+    root_seed = config.seed if seed is None else seed
+    if n_reps < 1:
+        raise ConfigError(f"`replicates >= 1` must hold, but got replicates={n_reps}")
+    if root_seed < 0:
+        raise ConfigError(f"`seed >= 0` must hold, but got seed={root_seed}")
+    return n_reps, root_seed
+
+
 def _expected_trial(study: ResolvedStudy) -> tuple[float, float]:
     """Mean full-fidelity duration, h, and mean IT power, kW, of one trial of ``study``."""
     if study.calibration is not None:
