@@ -1,0 +1,720 @@
+"""Build a report: gather the inputs, compute every section, render and write the files."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunecost.calibrate import (
+    Calibration,
+    TrialRecord,
+    fit_calibration,
+    load_records,
+    read_records,
+)
+from tunecost.config import CampaignConfig, ScenarioSet, load_config, with_calibration
+from tunecost.exceptions import ConfigError
+from tunecost.reports import plots
+from tunecost.reports.breakdown import Breakdown, breakdown
+from tunecost.reports.expected_max import ExpectedBest, expected_best_curve
+from tunecost.reports.importance import (
+    TARGETS,
+    ImportanceResult,
+    SeedVariance,
+    param_importances,
+    seed_variance,
+)
+from tunecost.reports.render import (
+    Block,
+    Heading,
+    Image,
+    Items,
+    Para,
+    Table,
+    to_html,
+    to_markdown,
+    write_csv,
+    write_json,
+    write_text,
+)
+from tunecost.reports.sensitivity import (
+    SobolResult,
+    TornadoResult,
+    TotalsModel,
+    default_assumptions,
+    sobol,
+    tornado,
+)
+from tunecost.units import S_PER_H
+
+__all__ = ["ReportFiles", "build_report"]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(step, done, total)``: called as long steps advance."""
+
+DEFAULT_CAMPAIGN = {
+    "pue": 1.0,
+    "carbon": {"region": "WORLD"},
+    "electricity": {"region": "us-2019-strubell"},
+}
+"""What a campaign built from a calibration alone assumes; the report states it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    """What :func:`build_report` wrote, and the report's key numbers.
+
+    Attributes:
+        out: the folder.
+        markdown, html, json: the report files.
+        pngs, csvs: every plot and table file.
+        headline: the one line that says which assumption moves the totals most (``None``
+            without a campaign).
+        data: the JSON report, as a dict.
+    """
+
+    out: Path
+    markdown: Path
+    html: Path
+    json: Path
+    pngs: list[Path]
+    csvs: list[Path]
+    headline: str | None
+    data: dict[str, Any] = field(repr=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _campaign_from_calibration(cal: Calibration, path: Path, n_trials: int) -> CampaignConfig:
+    if cal.accelerator is None:
+        raise ConfigError(
+            f"{path}: the calibration names no accelerator, so no campaign can be built from "
+            "it alone; pass a campaign CONFIG (or calibrate with --accelerator)"
+        )
+    return CampaignConfig.model_validate({
+        "name": f"{cal.study}",
+        "description": f"{n_trials} random-search trials of {cal.study!r} on one "
+                       f"{cal.accelerator}, costs from {path.name}",
+        "workers": 1,
+        **DEFAULT_CAMPAIGN,
+        "replicates": 2000,
+        "seed": 0,
+        "studies": [{
+            "name": cal.study,
+            "strategy": {"kind": "random", "n_trials": n_trials},
+            "hardware": {"accelerator": cal.accelerator},
+            "calibration": {"path": str(path)},
+        }],
+    })
+
+
+def _per_trial_costs(records: Sequence[TrialRecord], campaign: Any) -> dict[str, float]:
+    """Mean cost of one measured trial in every unit, at the campaign's PUE, grid and prices."""
+    done = [r for r in records if r.state == "COMPLETE" and r.value is not None]
+    out: dict[str, float] = {"n_trials": 1.0}
+    gpus = campaign.studies[0].gpus if campaign is not None else 1
+    gpu_h = float(np.mean([r.duration_s for r in done])) / S_PER_H * gpus
+    out["gpu_hours"] = gpu_h
+    joules = [
+        (r.energy_j or 0.0) + (r.cpu_energy_j or 0.0) + (r.dram_energy_j or 0.0) for r in done
+    ]
+    if not any(r.energy_j is not None or r.cpu_energy_j is not None for r in done):
+        return out
+    pue = campaign.pue if campaign is not None else 1.0
+    kwh = float(np.mean(joules)) / 3.6e6 * pue
+    out["energy_kwh"] = kwh
+    if campaign is None:
+        return out
+    out["co2e_kg"] = kwh * campaign.g_co2e_per_kwh / 1000.0
+    rate = campaign.studies[0].usd_per_accelerator_hour
+    if not math.isnan(rate):
+        out["usd"] = gpu_h * rate
+    elif not math.isnan(campaign.usd_per_kwh):
+        out["usd"] = kwh * campaign.usd_per_kwh
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _f(x: Any, fmt: str = ",.0f") -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return format(x, fmt)
+
+
+def _g(x: Any) -> str:
+    """Three significant figures (all the integer digits), thousands separated."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    if x == 0:
+        return "0"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    return f"{x:,.{digits}f}"
+
+
+def _money(x: Any) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"${_g(x)}"
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------
+
+
+def build_report(
+    config: str | Path | CampaignConfig | None = None,
+    *,
+    out: str | Path,
+    calibration: str | Path | None = None,
+    records: str | Path | None = None,
+    repeats: str | Path | None = None,
+    optuna_storage: str | None = None,
+    study: str | None = None,
+    accelerator: str | None = None,
+    direction: str | None = None,
+    replicates: int | None = None,
+    sensitivity_replicates: int = 64,
+    sobol_n: int = 256,
+    sobol_replicates: int = 2,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    n_boot: int = 1000,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> ReportFiles:
+    """Write the sensitivity and variance report of a campaign and/or a measured study.
+
+    Args:
+        config: a campaign file or config (its studies take per-trial costs from
+            ``calibration`` when that is given too, as ``tunecost simulate --calibration``).
+        out: the folder to write into (created).
+        calibration: a calibration JSON; alone, it defines a campaign of as many random
+            trials as ``records`` holds (or it was fitted on), on one of its accelerator,
+            at PUE 1.0, world-average grid intensity and $0.12/kWh, which the report states.
+        records: measured trials (JSON Lines): importances and expected best vs budget.
+        repeats: repeated configurations (JSON Lines): seed variance.
+        optuna_storage, study: read the measured trials from an Optuna storage instead; a
+            calibration is fitted from them when none is given.
+        accelerator: catalog accelerator of the Optuna trials (for that fit).
+        direction: ``minimize`` or ``maximize`` (default: the calibration's, else minimize).
+        replicates: Monte Carlo replicates of the campaign (default: the config's, at most
+            1,000).
+        sensitivity_replicates: replicates per tornado evaluation.
+        sobol_n: SALib's base sample size N (a power of 2; N × 9 evaluations).
+        sobol_replicates: replicates per Sobol evaluation.
+        ranges: ``{assumption: (low, high)}`` overriding the default ranges.
+        n_boot: bootstrap resamples for the expected-best bands.
+        seed: root seed of everything random (default: the config's).
+        progress: ``progress(step, done, total)``.
+
+    Raises:
+        ConfigError: no usable input, or inputs that contradict each other.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tick: Progress = progress or (lambda step, done, total: None)
+
+    # -- inputs --------------------------------------------------------------------------
+    if records is not None and optuna_storage is not None:
+        raise ConfigError("give --records or --optuna-storage, not both")
+    recs: list[TrialRecord] = []
+    source = []
+    if records is not None:
+        recs = read_records(records)
+        source.append(f"trials: `{records}` ({len(recs)} records)")
+    elif optuna_storage is not None or study is not None:
+        recs = load_records(optuna_storage=optuna_storage, study=study)
+        source.append(f"trials: Optuna study {study!r} in `{optuna_storage}` ({len(recs)})")
+    reps = read_records(repeats) if repeats is not None else []
+    if repeats is not None:
+        source.append(f"repeated configurations: `{repeats}` ({len(reps)} records)")
+
+    cal: Calibration | None = None
+    cal_path: Path | None = None
+    notes: list[str] = []
+    if calibration is not None:
+        cal_path = Path(calibration)
+        cal = Calibration.load(cal_path)
+        source.append(f"calibration: `{cal_path}` ({cal.n_records} trials of {cal.study!r})")
+    elif recs and config is None:
+        cal = fit_calibration(recs, accelerator=accelerator,
+                              direction=direction or "minimize")  # type: ignore[arg-type]
+        if cal.energy is not None:
+            cal_path = out / "calibration.json"
+            cal.save(cal_path)
+            source.append(f"calibration fitted on the trials: `{cal_path.name}`")
+        else:
+            notes.append("the trials have no measured energy, so no campaign is simulated")
+    direction = direction or ("maximize" if _maximize(cal) else "minimize")
+    maximize = direction == "maximize"
+
+    campaign_cfg: CampaignConfig | None = None
+    assumed = False
+    if config is not None:
+        loaded = load_config(config) if not isinstance(config, CampaignConfig) else config
+        if isinstance(loaded, ScenarioSet):
+            names = ", ".join(c.name for c in loaded.scenarios)
+            raise ConfigError(
+                f"{config}: a report covers one campaign, this file has scenarios ({names}); "
+                "write the one to report on to its own file"
+            )
+        if cal_path is not None:
+            loaded = with_calibration(loaded, cal_path)
+        campaign_cfg = loaded
+        source.insert(0, f"campaign: `{config}`" if not isinstance(config, CampaignConfig)
+                      else f"campaign: {loaded.name!r}")
+    elif cal is not None and cal_path is not None and cal.energy is not None:
+        n = sum(r.state == "COMPLETE" for r in recs) or cal.n_records
+        campaign_cfg = _campaign_from_calibration(cal, cal_path, n)
+        assumed = True
+    if campaign_cfg is None and not recs:
+        raise ConfigError(
+            "nothing to report on: give a campaign CONFIG, --calibration, --records or "
+            "--optuna-storage/--study"
+        )
+    root_seed = seed if seed is not None else (campaign_cfg.seed if campaign_cfg else 0)
+    title = f"tunecost report: {campaign_cfg.name if campaign_cfg else recs[0].study}"
+
+    blocks: list[Block] = []
+    data: dict[str, Any] = {"title": title, "inputs": source, "seed": root_seed}
+    tables: dict[str, list[dict[str, Any]]] = {}
+    pngs: list[Path] = []
+
+    # -- campaign simulation ---------------------------------------------------------------
+    result = resolved = None
+    if campaign_cfg is not None:
+        from tunecost.simulate import simulate
+        from tunecost.simulate._resolve import resolve
+
+        n_reps = replicates if replicates is not None else min(campaign_cfg.replicates, 1000)
+        tick("simulating the campaign", 0, n_reps)
+        result = simulate(
+            campaign_cfg, replicates=n_reps, seed=root_seed,
+            progress=lambda d, t: tick("simulating the campaign", d, t),
+        )
+        resolved = resolve(campaign_cfg)
+        data["campaign"] = result.summary()
+
+    headline_blocks: list[Block] = []
+    blocks.append(Para("Inputs: " + "; ".join(source) + "."))
+    if assumed:
+        blocks.append(Para(
+            "No campaign config was given, so the campaign is the measured study re-run: "
+            f"{campaign_cfg.studies[0].strategy.n_trials} random trials on one "  # type: ignore[union-attr]
+            f"{cal.accelerator}, at PUE 1.0 (GPU energy as measured, no facility overhead), "  # type: ignore[union-attr]
+            "the world-average grid intensity (WORLD, 475 g/kWh) and $0.12/kWh "
+            "(Strubell et al.'s US average). Pass a CONFIG to set them.", "note"))
+        data["assumed_campaign"] = DEFAULT_CAMPAIGN
+    blocks.append(Heading("Summary"))
+    summary_at = len(blocks)
+    for n in notes:
+        blocks.append(Para(n, "note"))
+
+    # -- 1. importances, marginals, seed variance ------------------------------------------
+    blocks.append(Heading("1. What drives the objective, and the cost"))
+    imp: ImportanceResult | None = None
+    if len([r for r in recs if r.state == "COMPLETE"]) >= 2:
+        tick("parameter importances", 0, 1)
+        imp = param_importances(recs, space=cal.space if cal is not None else None,
+                                direction=direction, seed=root_seed)
+        tick("parameter importances", 1, 1)
+        _importance_section(blocks, imp, recs, cal, out, tables, pngs)
+        data["importance"] = {"importances": imp.importances, "params": imp.params,
+                              "n_trials": imp.n_trials, "notes": imp.notes}
+    else:
+        blocks.append(Para(
+            "Not available: no measured trials were given (pass --records FILE.jsonl or "
+            "--optuna-storage URL --study NAME).", "note"))
+    sv: SeedVariance | None = seed_variance(reps, recs) if reps else None
+    _seed_section(blocks, sv, reps, out, tables, pngs)
+    if sv is not None:
+        data["seed_variance"] = {
+            "value_std_seed": sv.value_std_seed, "value_std_search": sv.value_std_search,
+            "seed_share": sv.seed_share, "duration_cv": sv.duration_cv,
+            "energy_cv": sv.energy_cv,
+            "configs": [{k: v for k, v in c.items()} for c in sv.configs],
+        }
+
+    # -- 2. expected best vs budget ---------------------------------------------------------
+    blocks.append(Heading("2. Expected best score vs budget"))
+    eb: ExpectedBest | None = None
+    scores = [r.value for r in recs if r.state == "COMPLETE" and r.value is not None]
+    if len(scores) >= 2:
+        tick("expected best vs budget (bootstrap)", 0, 1)
+        eb = expected_best_curve(
+            np.array(scores), maximize=maximize,
+            cost_per_trial=_per_trial_costs(recs, resolved), n_boot=n_boot, rng=root_seed,
+        )
+        tick("expected best vs budget (bootstrap)", 1, 1)
+        _expected_section(blocks, eb, out, tables, pngs)
+        data["expected_best"] = {
+            "maximize": maximize, "n_boot": n_boot, "band_pct": list(eb.band_pct),
+            "cost_per_trial": eb.cost_per_trial, "cost_of_step": eb.cost_of_step(),
+            "cost_of_step_dodge": eb.cost_of_step("dodge2019"), "notes": eb.notes,
+        }
+    else:
+        blocks.append(Para("Not available: it needs the scores of at least 2 measured trials "
+                           "(pass --records or --optuna-storage).", "note"))
+
+    # -- 3. breakdown ----------------------------------------------------------------------
+    blocks.append(Heading("3. Where the cost explodes: one run → one tune → campaign"))
+    bd: Breakdown | None = None
+    if result is not None and resolved is not None:
+        bd = breakdown(result, resolved)
+        _breakdown_section(blocks, bd, out, tables, pngs)
+        data["breakdown"] = {"tuning_multiplier": bd.tuning_multiplier,
+                             "reference_how": bd.reference_how, "replicates": bd.replicates}
+    else:
+        blocks.append(Para("Not available: it needs a campaign (CONFIG or --calibration).",
+                           "note"))
+
+    # -- 4. sensitivity --------------------------------------------------------------------
+    blocks.append(Heading("4. Which assumption moves the total most"))
+    tr: TornadoResult | None = None
+    sr: SobolResult | None = None
+    closing: str | None = None
+    if campaign_cfg is not None and resolved is not None:
+        assumptions = default_assumptions(resolved, ranges)
+        k_max = next(a.high for a in assumptions if a.name == "n_trials")
+        model = TotalsModel(campaign_cfg, replicates=sensitivity_replicates, seed=root_seed,
+                            k_max=k_max)
+        tr = tornado(model, assumptions,
+                     progress=lambda d, t: tick("tornado (one at a time)", d, t))
+        sobol_model = TotalsModel(campaign_cfg, replicates=sobol_replicates, seed=root_seed,
+                                  k_max=k_max)
+        sr = sobol(sobol_model, assumptions, n_base=sobol_n, seed=root_seed,
+                   progress=lambda d, t: tick("Sobol indices (SALib)", d, t))
+        closing = _sensitivity_section(blocks, tr, sr, out, tables, pngs)
+        data["tornado"] = {
+            "ranking": tr.ranking, "score": tr.score, "base": tr.base, "dollars": tr.dollars,
+            "replicates": tr.replicates, "seed": tr.seed, "headline": tr.headline(),
+            "assumptions": [
+                {"name": a.name, "label": a.label, "base": a.base, "low": a.low,
+                 "high": a.high, "unit": a.unit, "why": a.why} for a in tr.assumptions
+            ],
+        }
+        data["sobol"] = {"n_base": sr.n_base, "n_evals": sr.n_evals,
+                         "replicates": sobol_replicates, "indices": sr.indices}
+        data["closing_note"] = closing
+    else:
+        blocks.append(Para("Not available: it needs a campaign (CONFIG or --calibration).",
+                           "note"))
+
+    # -- summary, sources ------------------------------------------------------------------
+    if tr is not None:
+        headline_blocks.append(Para(tr.headline(), "headline"))
+    if bd is not None:
+        headline_blocks.append(Para(bd.explosion()))
+    if imp is not None:
+        headline_blocks.append(Para(_importance_line(imp)))
+    if eb is not None:
+        line = _step_line(eb)
+        if line:
+            headline_blocks.append(Para(line))
+    blocks[summary_at:summary_at] = headline_blocks or [Para("—")]
+    if closing is not None:
+        blocks.append(Heading("Closing note"))
+        blocks.append(Para(closing, "headline"))
+    if result is not None:
+        blocks.append(Heading("Assumptions and sources", 3))
+        items = [f"{k}: {v}" for k, v in result.assumptions["sources"].items()]
+        items.append(f"reference run: {result.reference_how}")
+        items.append(f"{result.replicates:,} replicates, seed {result.seed}")
+        blocks.append(Items(items))
+
+    # -- files ------------------------------------------------------------------------------
+    csvs = [write_csv(out / f"{name}.csv", rows) for name, rows in tables.items()]
+    data["tables"] = tables
+    data["files"] = {"png": [p.name for p in pngs], "csv": [p.name for p in csvs]}
+    json_path = write_json(out / "report.json", data)
+    md_path = write_text(out / "report.md", to_markdown(title, blocks))
+    html_path = write_text(out / "report.html", to_html(title, blocks))
+    return ReportFiles(out, md_path, html_path, json_path, pngs, csvs,
+                       tr.headline() if tr else None, data)
+
+
+def _maximize(cal: Calibration | None) -> bool:
+    lc = getattr(cal, "learning_curve", None)
+    return getattr(lc, "direction", "minimize") == "maximize"
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+
+
+def _importance_line(imp: ImportanceResult) -> str:
+    ev = "fanova" if "fanova" in imp.importances else "ped_anova"
+    name = {"fanova": "fANOVA", "ped_anova": "PED-ANOVA"}[ev]
+    parts = []
+    for t in TARGETS:
+        top = imp.top(t, ev)
+        if top is not None:
+            parts.append(f"{t.replace('_', ' ')}: {top} ({imp.importances[ev][t][top]:.2f})")
+    return f"Most important hyperparameter ({name}): " + "; ".join(parts) + "."
+
+
+def _step_line(eb: ExpectedBest) -> str | None:
+    c = eb.cost_of_step()
+    if c.get("from_n") is None:
+        return None
+    better = "higher" if eb.maximize else "lower"
+    units = [f"{_g(c[f'extra_{u}'])} {lab}" for u, lab in
+             (("gpu_hours", "GPU-h"), ("energy_kwh", "kWh"), ("co2e_kg", "kgCO2e"))
+             if f"extra_{u}" in c]
+    if "extra_usd" in c:
+        units.append(f"${_g(c['extra_usd'])}")
+    return (
+        f"The last {eb.step:g} of the objective ({better} is better; expected best "
+        f"{c['from_score']:.4g} → {c['best_at_N']:.4g}, unbiased estimator) takes "
+        f"{c['extra_trials']} more trials ({c['from_n']} → {c['N']}): " + ", ".join(units) + "."
+    )
+
+
+def _importance_section(blocks, imp, recs, cal, out, tables, pngs) -> None:
+    evs = list(imp.importances)
+    blocks.append(Para(
+        "Importances from Optuna's evaluators over the measured trials, one study per target: "
+        "PED-ANOVA (what separates the best 10 % of trials from the rest)"
+        + (" and fANOVA (share of the variance, random forest)" if "fanova" in evs else "")
+        + ". Cost targets are minimised. Each column sums to 1."))
+    for n in imp.notes:
+        blocks.append(Para(n, "note"))
+    cols = ["parameter"] + [
+        f"{ {'ped_anova': 'PED-ANOVA', 'fanova': 'fANOVA'}[ev]}: {t}"
+        for ev in evs for t in imp.importances[ev]
+    ]
+    rows = [[p] + [f"{imp.importances[ev][t][p]:.3f}" for ev in evs for t in imp.importances[ev]]
+            for p in imp.params]
+    blocks.append(Table(cols, rows, f"{max(imp.n_trials.values())} complete trials"))
+    tables["importance"] = imp.to_rows()
+    png = plots.importance_png(imp.importances, imp.params, out / "importance.png")
+    pngs.append(png)
+    blocks.append(Image(png, "parameter importances", ["importance.csv"]))
+
+    done = [r for r in recs if r.state == "COMPLETE"]
+    trial_rows = []
+    for r in done:
+        row: dict[str, Any] = {"number": r.number}
+        row.update({p: r.params.get(p) for p in imp.params})
+        row.update({"objective": r.value, "duration_s": r.duration_s, "energy_j": r.energy_j})
+        trial_rows.append(row)
+    tables["trials"] = trial_rows
+    targets = {t: lab for t, lab in TARGETS.items()
+               if any(row[t] is not None for row in trial_rows)}
+    columns = {k: np.array([np.nan if row[k] is None else float(row[k]) for row in trial_rows])
+               for k in (*imp.params, *targets)
+               if all(isinstance(row[k], int | float | type(None)) for row in trial_rows)}
+    params = [p for p in imp.params if p in columns]
+    log_params = [p for p in params if cal is not None and p in cal.space and cal.space[p].log]
+    png = plots.marginals_png(columns, params, targets, log_params, out / "marginals.png")
+    pngs.append(png)
+    blocks.append(Heading("Per-parameter marginals", 3))
+    blocks.append(Para("Each measured trial's objective, duration and energy against each "
+                       "hyperparameter; the black line is the median within quartile bins."))
+    blocks.append(Image(png, "per-parameter marginals", ["trials.csv"]))
+
+
+def _seed_section(blocks, sv, reps, out, tables, pngs) -> None:
+    blocks.append(Heading("Seed variance", 3))
+    if sv is None:
+        blocks.append(Para(
+            "Not available: no repeated configurations were given (pass --repeats FILE.jsonl: "
+            "the same parameters run with several seeds)." if not reps else
+            "Not available: no configuration in --repeats was run more than once.", "note"))
+        return
+    rows = []
+    for i, c in enumerate(sv.configs):
+        rows.append([
+            f"config {i}", ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                     for k, v in c["params"].items()),
+            str(c["n"]), _f(c["value_mean"], ".4f"), _f(c["value_std"], ".4f"),
+            _f(c["duration_mean_s"], ".2f"), f"{100 * c['duration_cv']:.1f} %",
+            _f(c["energy_mean_j"], ",.0f"),
+            "—" if c["energy_cv"] is None else f"{100 * c['energy_cv']:.1f} %",
+        ])
+    blocks.append(Table(
+        ["", "parameters", "runs", "objective mean", "objective std", "duration mean (s)",
+         "duration CV", "energy mean (J)", "energy CV"], rows))
+    share = sv.seed_share
+    line = (f"Across seeds the objective moves by a std of {_f(sv.value_std_seed, '.4f')} "
+            f"(median over configurations); duration by {100 * sv.duration_cv:.1f} % and "
+            + ("energy by " + f"{100 * sv.energy_cv:.1f} %" if sv.energy_cv is not None
+               else "energy unmeasured") + " (CV).")
+    if share is not None:
+        line += (f" Across the search's hyperparameters the objective's std is "
+                 f"{sv.value_std_search:.4f}: seeds account for {100 * share:.1f} % of that "
+                 "spread, so differences between configurations larger than about "
+                 f"{2 * sv.value_std_seed:.4f} are not seed noise.")
+    blocks.append(Para(line))
+    tables["seed_variance"] = sv.to_rows()
+    png = plots.seed_variance_png(sv.configs, sv.value_std_search, out / "seed_variance.png")
+    pngs.append(png)
+    blocks.append(Image(png, "seed variance of repeated configurations", ["seed_variance.csv"]))
+
+
+_UNIT_NAMES = {"n_trials": "trials", "gpu_hours": "GPU-h", "energy_kwh": "kWh",
+               "co2e_kg": "kgCO2e", "usd": "$"}
+
+
+def _expected_section(blocks, eb: ExpectedBest, out, tables, pngs) -> None:
+    units = list(eb.cost_per_trial)
+    blocks.append(Para(
+        f"Expected best objective after n random-search trials, estimated from the "
+        f"{eb.n[-1]} measured ones: Dodge et al. 2019 (n draws with replacement from the "
+        "empirical distribution; biased low for maxima, high for losses) and the unbiased "
+        "estimator of Tang et al. 2020 (mean best over all n-subsets). Bands: "
+        f"{eb.band_pct[0]:g}–{eb.band_pct[1]:g} % percentile bootstrap ({eb.n_boot} "
+        "resamples). The cost axes are n × the mean measured trial: "
+        + ", ".join(f"{_g(c)} {_UNIT_NAMES[u]}" for u, c in eb.cost_per_trial.items()
+                    if u != "n_trials") + " per trial."))
+    for n in eb.notes:
+        blocks.append(Para(n, "note"))
+    rows = eb.to_rows()
+    tables["expected_best"] = rows
+    png = plots.expected_best_png(rows, units, list(eb.curves), eb.maximize,
+                                  out / "expected_best.png")
+    pngs.append(png)
+    blocks.append(Image(png, "expected best score vs budget", ["expected_best.csv"]))
+    picks = sorted({1, 2, 5, 10, 20, int(eb.n[-1])} & set(int(n) for n in eb.n))
+    trows = []
+    for n in picks:
+        r = rows[n - 1]
+        trows.append([str(n)] + [_g(r[u]) for u in units if u != "n_trials"] + [
+            f"{r['dodge2019']:.4f}", f"{r['tang2020']:.4f} "
+            f"[{r['tang2020_low']:.4f}, {r['tang2020_high']:.4f}]"])
+    blocks.append(Table(
+        ["trials"] + [_UNIT_NAMES[u] for u in units if u != "n_trials"]
+        + ["Dodge 2019", "Tang 2020 [band]"], trows))
+    line = _step_line(eb)
+    if line:
+        blocks.append(Para(line))
+
+
+def _breakdown_section(blocks, bd: Breakdown, out, tables, pngs) -> None:
+    rows = []
+    for r in bd.rows:
+        rows.append([
+            r["level"], r["name"], str(r["count"]), _g(r["gpu_hours"]),
+            _g(r["energy_kwh"]), _g(r["co2e_kg"]), _money(r["cost_usd"]),
+            _money(r["electricity_usd"]), f"{r['x_reference']:,.1f}×",
+        ])
+    blocks.append(Para(
+        "The shape of Strubell et al.'s Table 4: the one final run, one tune (one instance "
+        "of each study: its total divided by its count), and the whole campaign; P50 over "
+        f"{bd.replicates:,} replicates. The reference run is {bd.reference_how}."))
+    blocks.append(Table(
+        ["level", "name", "count", "GPU-hours", "kWh", "kgCO2e", "cloud $", "electricity $",
+         "× one run (kWh)"], rows))
+    tm = bd.tuning_multiplier
+    blocks.append(Para(bd.explosion() + f" Tuning multiplier mean {tm['mean']:,.1f}×, "
+                   f"std {tm['std']:,.1f}×."))
+    tables["breakdown"] = bd.rows
+    edges, counts = bd.histogram
+    tables["tuning_multiplier_histogram"] = [
+        {"bin_low": lo, "bin_high": hi, "replicates": c}
+        for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
+    ]
+    png = plots.breakdown_png(bd.rows, edges, counts, tm["p50"], out / "breakdown.png")
+    pngs.append(png)
+    blocks.append(Image(png, "cost breakdown and tuning multiplier",
+                        ["breakdown.csv", "tuning_multiplier_histogram.csv"]))
+
+
+def _range_text(a) -> str:
+    from tunecost.reports.sensitivity import _fmt_range
+
+    return _fmt_range(a)
+
+
+def _sensitivity_section(blocks, tr: TornadoResult, sr: SobolResult, out, tables, pngs) -> str:
+    blocks.append(Para(tr.headline(), "headline"))
+    blocks.append(Para(
+        "Each assumption is moved over its range with the others at their base values "
+        f"(tornado; {tr.replicates} replicates per evaluation, the same random numbers in "
+        f"each, seed {tr.seed}), then all at once, uniform over the ranges (Sobol indices, "
+        f"SALib Saltelli scheme, N = {sr.n_base}, {sr.n_evals:,} evaluations). PUE, grid "
+        "intensity, power and price scale the simulated totals exactly; duration spread, "
+        "number of trials and failure rate re-run the vectorised simulator. Ranking: the "
+        "largest relative swing of kWh, kgCO2e, cloud dollars or electricity dollars."))
+    rows = [[a.label, _f(a.base, ".4g"), _range_text(a), a.why] for a in tr.assumptions]
+    blocks.append(Table(["assumption", "base", "range", "why this range"], rows,
+                        "Assumptions and their ranges"))
+    tables["assumptions"] = [
+        {"assumption": a.name, "base": a.base, "low": a.low, "high": a.high, "unit": a.unit,
+         "why": a.why} for a in tr.assumptions
+    ]
+    d = tr.dollars
+    trows = []
+    for rank, n in enumerate(tr.ranking, start=1):
+        a = next(x for x in tr.assumptions if x.name == n)
+        trows.append([
+            str(rank), a.label, _range_text(a),
+            f"{_g(tr.low[n]['energy_kwh'])} – {_g(tr.high[n]['energy_kwh'])}",
+            _g(tr.swing(n, "energy_kwh")), _g(tr.swing(n, "co2e_kg")),
+            _money(tr.swing(n, "cost_usd")), _money(tr.swing(n, "electricity_usd")),
+            f"{100 * tr.score[n]:.1f} %",
+        ])
+    blocks.append(Table(
+        ["rank", "assumption", "range", "kWh (low – high end)", "kWh swing", "kgCO2e swing",
+         "cloud $ swing", "electricity $ swing", "largest relative swing"], trows,
+        f"Tornado: base {_g(tr.base['energy_kwh'])} kWh, {_g(tr.base['co2e_kg'])} kgCO2e, "
+        f"{_money(tr.base['cost_usd'])} cloud, {_money(tr.base['electricity_usd'])} "
+        "electricity"))
+    tables["tornado"] = tr.to_rows()
+    totals = ["energy_kwh", "co2e_kg", d]
+    png = plots.tornado_png(tr, totals, out / "tornado.png")
+    pngs.append(png)
+    blocks.append(Image(png, "tornado: one-at-a-time swings", ["tornado.csv",
+                                                                "assumptions.csv"]))
+    labels = {a.name: a.label for a in tr.assumptions}
+    srows = []
+    for n_i, n in enumerate(sr.names):
+        srows.append([labels[n]] + [
+            "—" if not math.isfinite(sr.indices[t]["S1"][n_i]) else
+            f"{sr.indices[t]['S1'][n_i]:.2f} / {sr.indices[t]['ST'][n_i]:.2f}"
+            for t in totals])
+    blocks.append(Table(["assumption"] + [f"{plots.TOTAL_LABELS[t]}: S1 / ST" for t in totals],
+                        srows, "Sobol indices (first order / total effect)"))
+    tables["sobol"] = sr.to_rows()
+    sobol_totals = [t for t in totals if all(math.isfinite(x) for x in sr.indices[t]["S1"])]
+    if sobol_totals:
+        png = plots.sobol_png(sr, sobol_totals, labels, out / "sobol.png")
+        pngs.append(png)
+        blocks.append(Image(png, "Sobol indices", ["sobol.csv"]))
+    return _closing(tr, sr)
+
+
+def _closing(tr: TornadoResult, sr: SobolResult) -> str:
+    parts = []
+    for rank, n in enumerate(tr.ranking[:3], start=1):
+        a = next(x for x in tr.assumptions if x.name == n)
+        dollars = [f"cloud {_money(tr.swing(n, 'cost_usd'))}"] if math.isfinite(
+            tr.base["cost_usd"]) else []
+        if math.isfinite(tr.base["electricity_usd"]):
+            dollars.append(f"electricity {_money(tr.swing(n, 'electricity_usd'))}")
+        parts.append(
+            f"({rank}) {a.short} over {_range_text(a)}: {_g(tr.swing(n, 'energy_kwh'))} kWh, "
+            f"{_g(tr.swing(n, 'co2e_kg'))} kgCO2e"
+            + (", " + ", ".join(dollars) if dollars else "")
+        )
+    text = "Top three assumptions by swing of the totals: " + "; ".join(parts) + "."
+    co2_top = max(tr.ranking, key=lambda n: tr.swing(n, "co2e_kg"))
+    short = {a.name: a.short for a in tr.assumptions}
+    text += f" CO2e moves most with {short[co2_top]} ({_g(tr.swing(co2_top, 'co2e_kg'))} kgCO2e)."
+    st = sr.indices.get("energy_kwh", {}).get("ST")
+    if st and all(math.isfinite(x) for x in st):
+        i = int(np.argmax(st))
+        text += (f" Varying all seven together, {short[sr.names[i]]} carries the "
+                 f"largest share of the energy variance (total Sobol index {st[i]:.2f}).")
+    return text
