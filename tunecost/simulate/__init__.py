@@ -42,7 +42,7 @@ from tunecost.simulate._backends import (
 )
 from tunecost.simulate._chunks import ChunkTask, Merged, run_chunk
 from tunecost.simulate._resolve import ResolvedCampaign, replicates_and_seed, resolve
-from tunecost.simulate._vectorized import STATE_NAMES, build_jobs
+from tunecost.simulate._vectorized import SKIPPED, STATE_NAMES, build_jobs
 from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, summarize
 
 __all__ = [
@@ -314,7 +314,7 @@ def _write_ledger(path: Path, campaign: ResolvedCampaign, jobs, sched, per_job) 
         w = csv.writer(fh)
         w.writerow(LEDGER_COLUMNS)
         for j in range(jobs.duration_h.shape[1]):
-            if jobs.state[0, j] == 3:  # skipped after its trial crashed: never ran
+            if jobs.state[0, j] == SKIPPED:  # its trial crashed earlier: it never ran
                 continue
             study = campaign.studies[jobs.study[j]]
             w.writerow(
