@@ -30,17 +30,16 @@ import optuna
 
 from tunecost.calibrate.fit import Calibration
 from tunecost.config import CampaignConfig
-from tunecost.replay import Surrogate, ValueModel, replay
+from tunecost.replay import Surrogate, replay
 from tunecost.replay.optuna_replay import distributions
+from tunecost.report_schedule import ReportSchedule
 
 STUDY = Path(__file__).resolve().parents[1] / "studies" / "h200_transformer_lm"
 CAL = STUDY / "calib_small.json"
-RECORDS = STUDY / "data" / "calib_random.jsonl"
 N_EVAL = 8
 
 
 def _campaign(strategy: dict) -> CampaignConfig:
-    strategy = {**strategy, "objective": {"records": str(RECORDS)}}
     return CampaignConfig.model_validate({
         "name": "bench", "workers": 8, "pue": 1.0, "carbon": {"g_co2e_per_kwh": 400},
         "studies": [{"name": "s", "strategy": strategy, "hardware": {"accelerator": "h200"},
@@ -58,10 +57,9 @@ def _curves(n: int) -> list[list[float]]:
     """n surrogate learning curves of random configurations (the bare loop's zero-cost
     objective: a table look-up)."""
     cal = Calibration.load(CAL)
-    sur = Surrogate(N_EVAL, calibration=cal, duration=None, value=ValueModel.fit(cal, RECORDS),
-                    direction="minimize")
+    sur = Surrogate(ReportSchedule(count=N_EVAL), calibration=cal, duration=None)
     rng = np.random.default_rng(0)
-    return sur.draw(sur.sample_params(n, rng=rng), n, rng=rng).values.tolist()
+    return [v.tolist() for v in sur.draw(sur.sample_params(n, rng=rng), n, rng=rng).values]
 
 
 def _bare(sampler: optuna.samplers.BaseSampler, n: int, dists: dict,

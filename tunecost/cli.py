@@ -218,25 +218,36 @@ def _progress_bar() -> tuple[Any, Any]:
 
 
 _METRIC_LABELS = {
-    "n_trials": ("trials", "{:,.0f}"),
-    "gpu_hours": ("GPU-hours", "{:,.0f}"),
-    "wall_clock_h": ("wall clock (h)", "{:,.1f}"),
-    "energy_kwh": ("energy (kWh)", "{:,.0f}"),
-    "co2e_kg": ("CO2e (kg)", "{:,.0f}"),
-    "cost_usd": ("cloud cost ($)", "{:,.0f}"),
-    "electricity_usd": ("electricity ($)", "{:,.0f}"),
-    "waiting_energy_kwh": ("of which waiting (kWh)", "{:,.1f}"),
+    "n_trials": "trials",
+    "gpu_hours": "GPU-hours",
+    "wall_clock_h": "wall clock (h)",
+    "energy_kwh": "energy (kWh)",
+    "co2e_kg": "CO2e (kg)",
+    "cost_usd": "cloud cost ($)",
+    "electricity_usd": "electricity ($)",
+    "waiting_energy_kwh": "of which waiting (kWh)",
+    "overhead_energy_kwh": "of which between trials (kWh)",
 }
+
+
+def _number(x: float) -> str:
+    """Thousands separators for large figures, three significant digits for small ones (a
+    CPU study's 0.0075 h, a campaign's 239,924 GPU-hours)."""
+    a = abs(x)
+    if a >= 100 or a == 0:
+        return f"{x:,.0f}"
+    return f"{x:.1f}" if a >= 10 else f"{x:.3g}"
 
 
 def _render_campaign(summary: dict[str, Any]) -> None:
     rows = []
     for key, stats in summary["metrics"].items():
-        label, fmt = _METRIC_LABELS[key]
+        label = _METRIC_LABELS[key]
         if stats is None:
             rows.append((label, "—", "—", "—", "—"))
             continue
-        rows.append((label, *(fmt.format(stats[q]) for q in ("p5", "p50", "p95", "mean"))))
+        fmt = (lambda x: f"{x:,.0f}") if key == "n_trials" else _number
+        rows.append((label, *(fmt(stats[q]) for q in ("p5", "p50", "p95", "mean"))))
     tm = summary["tuning_multiplier"]
     if tm is not None:
         rows.append(
@@ -469,8 +480,19 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
             "rank correlation of early and final values (what pruning relies on): "
             + ", ".join(
                 f"f={f:.2f}: {r:.2f}" for f, r in zip(lc.f_grid, lc.spearman, strict=False)
+                if r is not None
             )
         )
+    if result.report_schedule is not None:
+        notes.append(f"trials report {result.report_schedule.describe()}")
+    if result.setup is not None:
+        notes.append(f"set-up before the first step: {result.setup.duration_s:.3g} s"
+                     + ("" if result.setup.energy_j is None
+                        else f", {result.setup.energy_j:.3g} J"))
+    if result.trial_overhead is not None:
+        o = result.trial_overhead
+        notes.append(f"framework overhead between trials: median {o.median_s:.3g} s, mean "
+                     f"{o.mean_s:.3g} s ({len(o.samples_s)} gaps, {o.workers} at a time)")
     _render(
         TextTable(
             "Calibration: cross-validated error of each candidate form",
@@ -479,6 +501,29 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
             tuple(notes),
         )
     )
+    cv = result.curve_model.cv if result.curve_model is not None else None
+    if cv is not None:
+        rc = [r for r in cv.rank_corr if r is not None]
+        _render(
+            TextTable(
+                "Learning-curve model, leave one trial out",
+                ("at each report", "curve model", "linear trend", "random"),
+                (
+                    ("median rule", f"{100 * cv.median_rule_agreement:.0f} %",
+                     f"{100 * cv.baseline_median_rule_agreement:.0f} %", "50 %"),
+                    ("keep best third", f"{100 * cv.top_third_agreement:.0f} %",
+                     f"{100 * cv.baseline_top_third_agreement:.0f} %", "56 %"),
+                    ("rank correlation", f"{min(rc):.2f}–{max(rc):.2f}" if rc else "—", "",
+                     "0"),
+                    ("value error", f"{cv.value_mdape_pct:.1f} %", "", ""),
+                ),
+                (f"{len(result.curve_model.X)} curves on {len(cv.grid)} report positions "
+                 f"({result.curve_model.axis} axis); a rule decides the same when it keeps or "
+                 "prunes a held-out trial on its predicted value as on its measured one; "
+                 "rank correlation: lowest–highest over the reports; value error: median "
+                 "absolute",),
+            )
+        )
     if evaluation is not None:
         _render(
             TextTable(

@@ -168,6 +168,10 @@ class StudyConfig(_Model):
         duration, power: the full-fidelity duration model and the power model; both are
             omitted when ``calibration`` supplies them.
         host_power_w: CPU + DRAM power per trial while it runs, W.
+        trial_overhead_s: the framework's time on a worker before each trial (the sampler,
+            the storage, a trial's process start-up), s, at the slot's idle power; default:
+            what the calibration measured between its trials, else none. Modelled for the
+            real search algorithms (``optuna``, ``ray_tune``; the replay engine).
         pricing: overrides the campaign's pricing for this study.
     """
 
@@ -179,6 +183,7 @@ class StudyConfig(_Model):
     power: PowerConfig | None = None
     calibration: StudyCalibrationConfig | None = None
     host_power_w: float = Field(default=0.0, ge=0)
+    trial_overhead_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     failures: FailureConfig = FailureConfig()
     preemption: PreemptionConfig | None = None
     pricing: PricingConfig | None = None
@@ -194,6 +199,13 @@ class StudyConfig(_Model):
             raise ValueError(
                 f"study {self.name!r} takes duration and power from its calibration; "
                 "remove duration/power or calibration"
+            )
+        if self.trial_overhead_s is not None and self.strategy.kind not in ("optuna",
+                                                                            "ray_tune"):
+            raise ValueError(
+                f"study {self.name!r}: trial_overhead_s is modelled for the real search "
+                f"algorithms (kind optuna or ray_tune), but the strategy is "
+                f"{self.strategy.kind!r}; got trial_overhead_s={self.trial_overhead_s}"
             )
         return self
 

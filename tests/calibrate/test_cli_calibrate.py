@@ -50,6 +50,22 @@ def test_table_output(tmp_path: Path) -> None:
     assert "overhead" in res.output and "median abs" in res.output and "host" not in res.output
 
 
+def test_curve_model_decision_agreement_is_printed_beside_the_cost_errors(tmp_path: Path):
+    """The learning-curve model's leave-one-out decision agreement is shown next to the cost
+    models' errors, with the linear trend and a random ranking for comparison."""
+    out = tmp_path / "c.json"
+    res = runner.invoke(app, ["calibrate", "--records", str(DATA / "calib_random.jsonl"),
+                              "--out", str(out)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    cv = Calibration.load(out).curve_model.cv
+    table = res.output[res.output.index("Learning-curve model"):]
+    assert "median rule" in table and "keep best third" in table and "random" in table
+    assert f"{100 * cv.median_rule_agreement:.0f} %" in table
+    assert f"{100 * cv.baseline_median_rule_agreement:.0f} %" in table
+    flat = " ".join(res.output.split())
+    assert "trials report 8 evenly spaced" in flat and "set-up before the first step" in flat
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

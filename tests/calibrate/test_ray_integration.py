@@ -58,7 +58,18 @@ def test_every_result_row_carries_the_measurement(ray_session, tmp_path):
         assert durations[0] > 0
         assert all(a <= b for a, b in zip(durations, durations[1:], strict=False))
         assert rows[-1][KEY_PREFIX + "energy_source"] == rows[0][KEY_PREFIX + "energy_source"]
+        # the trial's start, wall clock: the same on every row, near Ray's own timestamp
+        starts = {row[KEY_PREFIX + "t_start"] for row in rows}
+        assert len(starts) == 1 and abs(starts.pop() - rows[0]["timestamp"]) < 5.0
     assert max(iterations) == 3
+    # and the importer turns it into the record's span, which the overhead is measured from
+    from tunecost.calibrate import TrialOverhead, from_ray
+
+    records = from_ray(tmp_path / "exp", metric="loss")
+    for r in records:
+        assert r.attrs["t_end"] - r.attrs["t_start"] == pytest.approx(r.duration_s, abs=1e-6)
+    overhead = TrialOverhead.measure(records)
+    assert overhead is not None and overhead.median_s >= 0
 
 
 def test_report_outside_a_measured_trainable():

@@ -33,6 +33,17 @@ def test_file_ships_in_installed_package_and_every_row_has_a_source(filename: st
     assert len(rows) == len(raw)
 
 
+def test_no_accelerator_row_for_cpu_only_studies() -> None:
+    """``cpu`` (and ``none``) is no device: 0 W busy and idle; a real device needs a TDP."""
+    from tunecost.catalog._models import AcceleratorSpec
+
+    row = catalog.accelerator("cpu")
+    assert row.name == "none" and row.kind == "none" and row.tdp_w == 0 and row.idle_w == 0
+    bad = row.model_dump() | {"name": "x", "kind": "gpu"}
+    with pytest.raises(ValueError, match="tdp_w > 0"):
+        AcceleratorSpec.model_validate(bad)
+
+
 def test_required_accelerators_are_present() -> None:
     names = {a.name for a in catalog.accelerators()}
     for required in (

@@ -65,3 +65,34 @@ def campaign_dict() -> Any:
         }
 
     return make
+
+
+@pytest.fixture
+def ray_stops(ray_session: None, tmp_path: Path) -> Any:
+    """``ray_stops(curves, scheduler)``: the last ``training_iteration`` of each curve's
+    trial in a real Ray Tune run (one trial at a time, in order), whose trainable reports
+    ``loss`` = each value of its curve in turn."""
+
+    def run(curves: list[list[float]], scheduler: Any) -> list[int]:
+        from ray import tune
+
+        def trainable(config: dict[str, Any]) -> None:
+            from ray import tune as _tune
+
+            for v in config["curve"]:
+                _tune.report({"loss": v})
+
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"i": tune.grid_search(list(range(len(curves)))),
+                         "curve": tune.sample_from(lambda spec: curves[spec.config.i])},
+            tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler,
+                                        max_concurrent_trials=1, reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0),
+        )
+        grid = tuner.fit()
+        assert grid.num_errors == 0
+        stops = {r.config["i"]: r.metrics["training_iteration"] for r in grid}
+        return [stops[i] for i in range(len(curves))]
+
+    return run

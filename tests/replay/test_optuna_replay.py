@@ -100,3 +100,18 @@ def test_grid_sampler_stops_when_its_grid_is_used_up(h200_campaign):
                                                    "dropout": [0.1]}}
     r = replay(CampaignConfig.model_validate(h200_campaign(study)), replicates=1, seed=0)
     assert 2 <= r.metrics["n_trials"][0] < 10
+
+
+def test_hyperband_pruner_replays_identically_for_the_same_seed(h200_campaign):
+    """HyperbandPruner assigns brackets by hashing the study's name: the replay names its
+    study from the replicate's stream, so the same seed gives the same bill."""
+    study = _study("TPESampler", "HyperbandPruner", n=20)
+    study["pruner"]["kwargs"] = {"min_resource": 50, "max_resource": 400, "reduction_factor": 3}
+    study.pop("n_evaluations")  # the calibration's own schedule: 8 reports of 400 steps
+    cfg = CampaignConfig.model_validate(h200_campaign(study))
+    a, b = (replay(cfg, replicates=3, seed=5) for _ in range(2))
+    for metric in ("gpu_hours", "energy_kwh", "wall_clock_h"):
+        np.testing.assert_array_equal(a.metrics[metric], b.metrics[metric])
+    full = replay(CampaignConfig.model_validate(h200_campaign(_study("TPESampler", n=20))),
+                  replicates=3, seed=5)
+    assert a.metrics["gpu_hours"].mean() < full.metrics["gpu_hours"].mean()  # it prunes

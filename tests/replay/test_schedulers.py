@@ -11,6 +11,7 @@ from tunecost.replay import Surrogate, Timeline, replay
 from tunecost.replay._trials import TrialBank
 from tunecost.replay.engine import _run
 from tunecost.replay.schedulers import ASHAPolicy, MedianStoppingPolicy, percentile
+from tunecost.report_schedule import ReportSchedule
 
 K = 9
 # Eight deterministic learning curves loss(k) = a + b / k that cross: early ranks mislead.
@@ -48,8 +49,8 @@ def test_sync_hyperband_waits_and_asha_does_not(lognormal_campaign):
 
 
 def _bank(n: int) -> TrialBank:
-    surrogate = Surrogate(K, calibration=None, duration=FixedConfig(dist="fixed",
-                          duration_h=1.0).build(), value=None, direction="minimize")
+    surrogate = Surrogate(ReportSchedule(count=K, resource=K), calibration=None,
+                          duration=FixedConfig(dist="fixed", duration_h=1.0).build())
     bank = TrialBank(surrogate, n, host_kw=np.array([0.3]), shares=np.array([1.0]),
                      rng=np.random.default_rng(0))
     vals = np.array([[_loss(a, b, k) for k in range(1, K + 1)] for a, b in CURVES[:n]])
@@ -67,52 +68,31 @@ def _replayed_stops(policy) -> list[int]:
     return [last[t] for t in range(len(CURVES))]
 
 
-def _ray_stops(scheduler, tmp_path) -> list[int]:
-    """Last training_iteration of each trial in a real Tune run, one trial at a time."""
-    from ray import tune
-
-    def trainable(config):
-        from ray import tune as _tune
-
-        for k in range(1, K + 1):
-            _tune.report({"loss": config["a"] + config["b"] / k})
-
-    tuner = tune.Tuner(
-        trainable,
-        param_space={"i": tune.grid_search(list(range(len(CURVES)))),
-                     "a": tune.sample_from(lambda spec: CURVES[spec.config.i][0]),
-                     "b": tune.sample_from(lambda spec: CURVES[spec.config.i][1])},
-        tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler,
-                                    max_concurrent_trials=1, reuse_actors=True),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0),
-    )
-    grid = tuner.fit()
-    assert grid.num_errors == 0
-    stops = {r.config["i"]: r.metrics["training_iteration"] for r in grid}
-    return [stops[i] for i in range(len(CURVES))]
+def _curves() -> list[list[float]]:
+    return [[_loss(a, b, k) for k in range(1, K + 1)] for a, b in CURVES]
 
 
-def test_asha_stops_the_same_trials_at_the_same_rungs_as_ray(ray_session, tmp_path):
+def test_asha_stops_the_same_trials_at_the_same_rungs_as_ray(ray_stops):
     from ray.tune.schedulers import ASHAScheduler
 
     ours = _replayed_stops(ASHAPolicy(_bank(len(CURVES)), len(CURVES), grace_period=1,
                                       reduction_factor=3, brackets=1, idle_kw=0.05,
                                       mode_sign=1.0, rng=np.random.default_rng(0)))
-    theirs = _ray_stops(ASHAScheduler(time_attr="training_iteration", max_t=K,
-                                      grace_period=1, reduction_factor=3), tmp_path)
+    theirs = ray_stops(_curves(), ASHAScheduler(time_attr="training_iteration", max_t=K,
+                                                grace_period=1, reduction_factor=3))
     assert ours == theirs
     assert len(set(ours)) > 1  # some trials stopped early, some ran to max_t
 
 
-def test_median_stopping_matches_ray(ray_session, tmp_path):
+def test_median_stopping_matches_ray(ray_stops):
     from ray.tune.schedulers import MedianStoppingRule
 
     ours = _replayed_stops(MedianStoppingPolicy(_bank(len(CURVES)), len(CURVES),
                                                 grace_period=2, min_samples_required=2,
                                                 idle_kw=0.05, mode_sign=1.0))
-    theirs = _ray_stops(MedianStoppingRule(time_attr="training_iteration", grace_period=2,
-                                           min_samples_required=2, min_time_slice=10**9),
-                        tmp_path)
+    theirs = ray_stops(_curves(), MedianStoppingRule(time_attr="training_iteration",
+                                                     grace_period=2, min_samples_required=2,
+                                                     min_time_slice=10**9))
     assert ours == theirs
     assert len(set(ours)) > 1
 

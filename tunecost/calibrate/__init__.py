@@ -8,8 +8,11 @@ from Optuna, Ray Tune, CodeCarbon and JSON Lines files are read into:
 * ``tunecost.calibrate.optuna.measured`` and ``tunecost.calibrate.ray.measured_trainable``
   put those measurements into Optuna and Ray Tune studies;
 * :func:`load_records` reads them back (and CodeCarbon's ``emissions.csv``, and JSON Lines);
-* :func:`fit_calibration` fits duration, energy and learning-curve models, choosing each
-  model's form by cross-validation; :func:`calibrate` does both and saves the result.
+* :func:`fit_calibration` fits duration and energy models (each form chosen by
+  cross-validation), the learning curve as a function of the configuration and the step
+  (:class:`CurveModel`, validated on the pruning decisions it reproduces), the report
+  schedule, and where time goes outside training (:class:`SetupTime`,
+  :class:`TrialOverhead`); :func:`calibrate` does both and saves the result.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tunecost._rng import RngLike
+from tunecost.calibrate.curves import CurveCV, CurveModel
 from tunecost.calibrate.fit import (
     Calibration,
     LearningCurve,
@@ -41,9 +45,12 @@ from tunecost.calibrate.optuna import measured
 from tunecost.calibrate.ray import measured_trainable
 from tunecost.calibrate.ray import report as ray_report
 from tunecost.calibrate.records import CurvePoint, TrialRecord, read_records, write_records
+from tunecost.calibrate.timing import SetupTime, TrialOverhead
 
 __all__ = [
     "Calibration",
+    "CurveCV",
+    "CurveModel",
     "CurvePoint",
     "LearningCurve",
     "Measurement",
@@ -51,8 +58,10 @@ __all__ = [
     "ParamSpace",
     "RaplBackend",
     "SeedNoise",
+    "SetupTime",
     "TargetModel",
     "TrialMeter",
+    "TrialOverhead",
     "TrialRecord",
     "calibrate",
     "evaluate_on",

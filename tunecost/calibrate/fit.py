@@ -36,8 +36,11 @@ from scipy import optimize, stats
 
 from tunecost._atomic import atomic_open
 from tunecost._rng import RngLike, as_generator
+from tunecost.calibrate.curves import CurveModel
 from tunecost.calibrate.records import TrialRecord
+from tunecost.calibrate.timing import SetupTime, TrialOverhead
 from tunecost.exceptions import ConfigError
+from tunecost.report_schedule import ReportSchedule, infer_schedule
 
 __all__ = [
     "FORMS",
@@ -560,7 +563,8 @@ def _design(specs: Sequence[FeatureSpec], params: Mapping[str, Any]) -> np.ndarr
 
 
 class LearningCurve(BaseModel):
-    """Objective at fidelity ``f`` relative to the final objective, across trials.
+    """Objective at fidelity ``f`` relative to the final objective, across trials: a summary
+    of how informative early reports are (the replay draws curves from :class:`CurveModel`).
 
     With ``g(v) = log((v − v_ref) / (v_final − v_ref))`` for a minimised objective
     (``v_ref − v`` for a maximised one), ``g`` is 0 at ``f = 1`` and positive earlier (the
@@ -587,37 +591,6 @@ class LearningCurve(BaseModel):
     std_log_ratio: list[float]
     spearman: list[float | None]
     n_trials: list[int]
-
-    def sample_curve(
-        self, final_values: np.ndarray, fidelities: np.ndarray, *, rng: RngLike = None
-    ) -> np.ndarray:
-        """Draw objective values along the way for trials with known final values.
-
-        Each trial draws one standard normal ``z`` shared by all its fidelities (a slow
-        learner is slow throughout, which keeps early ranks informative as measured), and
-        ``v(f) = v_ref + (v_final − v_ref)·exp(mean(f) + std(f)·z)``, with mean and std
-        interpolated linearly in ``f`` and held constant below the first grid point.
-
-        Args:
-            final_values: objective at full fidelity, any shape ``S``.
-            fidelities: fractions of the full resource in (0, 1], shape (k,).
-            rng: seed or generator.
-
-        Returns:
-            Values, shape ``S + (k,)``.
-        """
-        gen = as_generator(rng)
-        final_values = np.asarray(final_values, dtype=float)
-        f = np.asarray(fidelities, dtype=float)
-        if f.ndim != 1 or np.any(f <= 0) or np.any(f > 1):
-            raise ConfigError(f"fidelities must be a 1-d array in (0, 1], but got {f!r}")
-        grid = np.asarray(self.f_grid)
-        mean = np.interp(f, grid, self.mean_log_ratio)
-        sd = np.interp(f, grid, self.std_log_ratio)
-        z = gen.standard_normal(final_values.shape)[..., None]
-        sign = 1.0 if self.direction == "minimize" else -1.0
-        gap = sign * (final_values - self.v_ref)
-        return self.v_ref + sign * gap[..., None] * np.exp(mean + sd * z)
 
 
 def _fit_learning_curve(
@@ -804,7 +777,14 @@ class Calibration(BaseModel):
             it, else ``host`` (CPU + DRAM) energy, e.g. for a CPU-only study.
         energy_estimated: whether any fitted energy figure was an estimate, not a reading.
         log_residual_corr: correlation of duration and energy out-of-fold log residuals.
-        learning_curve: curve model, if the records have curves.
+        learning_curve: how early values rank trials against final ones (a summary), if the
+            records have curves.
+        curve_model: the objective as a function of the configuration and the step (what a
+            replay's pruners and samplers see), if >= 4 trials have curves.
+        report_schedule: the step numbers the objective reports at, inferred from the curves.
+        setup: time (and energy) a trial spends before its first step.
+        trial_overhead: the framework's per-trial overhead between trials, from the records'
+            timestamps.
         seed_noise: run-to-run noise, if configurations were repeated.
 
     Example:
@@ -832,6 +812,10 @@ class Calibration(BaseModel):
     energy_estimated: bool = False
     log_residual_corr: float | None
     learning_curve: LearningCurve | None = None
+    curve_model: CurveModel | None = None
+    report_schedule: ReportSchedule | None = None
+    setup: SetupTime | None = None
+    trial_overhead: TrialOverhead | None = None
     seed_noise: SeedNoise | None = None
 
     def design(self, params: Mapping[str, Any]) -> np.ndarray:
@@ -1111,8 +1095,56 @@ def fit_calibration(
         energy_estimated=have_energy and any(_energy_estimated(r, scope) for r in used),
         log_residual_corr=corr,
         learning_curve=_fit_learning_curve(used, direction),
+        curve_model=fit_curve_model(used, features, resource, direction),
+        report_schedule=_report_schedule(used, resource),
+        setup=SetupTime.measure([r for r in used if r.state == "COMPLETE"]),
+        trial_overhead=TrialOverhead.measure(records),
         seed_noise=seed_noise([*used, *repeats]),
     )
+
+
+def fit_curve_model(records: Sequence[TrialRecord], features: Sequence[FeatureSpec],
+                    resource: str | None, direction: Literal["minimize", "maximize"]
+                    ) -> CurveModel | None:
+    """The learning-curve model of the records' curves (COMPLETE and PRUNED trials alike: a
+    pruned trial's early reports are data too), or ``None`` with fewer than 4 curves.
+
+    With a resource parameter the axis is the fraction ``step / budget`` and each trial's
+    design row has its configured budget (not the fidelity it was pruned at: its schedule
+    was set by the budget); without one the axis is the step itself.
+    """
+    recs = [r for r in records if r.state in _FIT_STATES and r.curve
+            and (resource is None or float(r.params.get(resource, 0) or 0) > 0)]
+    if len(recs) < 4:
+        return None
+    names = {f.param for f in features}
+    for r in recs:
+        if not names <= set(r.params):
+            raise ConfigError(
+                f"the curve model's records must have the calibration's parameters "
+                f"{sorted(names)}, but trial {r.number} has {sorted(r.params)}")
+    X = _design(features, {k: np.asarray([r.params[k] for r in recs]) for k in names})
+    steps = [np.array([p.step for p in r.curve], dtype=float) for r in recs]
+    positions = (steps if resource is None
+                 else [s / float(r.params[resource]) for s, r in zip(steps, recs, strict=True)])
+    values = [np.array([p.value for p in r.curve], dtype=float) for r in recs]
+    if any(np.any(np.diff(p) <= 0) for p in positions):
+        return None  # steps that go back (a resumed trial reporting twice): not one curve
+    try:
+        return CurveModel.fit(X, positions, values,
+                              axis="step" if resource is None else "fraction",
+                              direction=direction)
+    except ConfigError:
+        return None  # too few trials share a report position: no model, say nothing wrong
+
+
+def _report_schedule(records: Sequence[TrialRecord], resource: str | None
+                     ) -> ReportSchedule | None:
+    complete = [r for r in records if r.state == "COMPLETE" and r.curve]
+    budgets = [float(r.params[resource]) if resource is not None
+               else float(r.fidelity if r.fidelity is not None else r.curve[-1].step)
+               for r in complete]
+    return infer_schedule([[p.step for p in r.curve] for r in complete], budgets)
 
 
 def _common(values: Sequence[str | None]) -> str | None:

@@ -299,8 +299,9 @@ def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list
         (``{trainable}_{trial_id}_{index}_{params}_{date}``; with a search algorithm the
         trial ids are random), falling back to the folder name. ``params`` are flattened
         with ``/``, scalar values only; ``value`` is the last row's metric; ``fidelity`` the
-        last iteration; ``attrs`` holds ``trial_id``, ``trial_dir``, ``mode`` and, for FAIL,
-        ``error`` (the error's last line).
+        last iteration; ``attrs`` holds ``trial_id``, ``trial_dir``, ``mode``, ``t_start`` and
+        ``t_end`` (POSIX seconds: from ``tunecost/t_start``, else Ray's whole-second
+        ``timestamp``) and, for FAIL, ``error`` (the error's last line).
 
     Raises:
         ConfigError: the folder has no trial folders, ``metric`` is in no result (the message
@@ -385,11 +386,18 @@ def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list
             attrs["trial_id"] = trial_id
         if failed:
             attrs["error"] = _ray_error(trial_dir)
+        duration_s = last.get(f"{RAY_PREFIX}duration_s", last.get("time_total_s", 0.0))
+        t_start = last.get(f"{RAY_PREFIX}t_start")
+        if _is_number(t_start) and _is_number(duration_s):
+            attrs["t_start"], attrs["t_end"] = t_start, t_start + duration_s
+        elif _is_number(last.get("timestamp")) and _is_number(last.get("time_total_s")):
+            # Ray's own row timestamp is whole seconds: a coarse fallback.
+            attrs["t_start"] = last["timestamp"] - last["time_total_s"]
+            attrs["t_end"] = float(last["timestamp"])
         energy_j = last.get(f"{RAY_PREFIX}energy_j")
         cpu_energy_j = last.get(f"{RAY_PREFIX}cpu_energy_j")
         dram_energy_j = last.get(f"{RAY_PREFIX}dram_energy_j")
         host = cpu_energy_j if cpu_energy_j is not None else dram_energy_j
-        duration_s = last.get(f"{RAY_PREFIX}duration_s", last.get("time_total_s", 0.0))
         records.append(
             _record(
                 {

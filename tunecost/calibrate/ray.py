@@ -12,6 +12,9 @@ figures since the trial started to every result, as flat keys::
     tunecost/dram_energy_j      host DRAM energy, J
     tunecost/cpu_energy_source
     tunecost/power_mean_w       mean accelerator power so far, W
+    tunecost/t_start            when the trial's function started, POSIX seconds (the gaps
+                                between one trial's end and the next one's start are the
+                                framework's per-trial overhead: actor start-up, scheduling)
     tunecost/accelerator        catalog name of the accelerator (only when given)
 
 Ray writes them to each trial folder's ``result.json`` rows like any other metric, so the
@@ -28,6 +31,7 @@ import contextvars
 import functools
 import importlib.util
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +133,8 @@ class _Laps:
         self.meter = meter
         self.accelerator = accelerator
         self.laps: list[Measurement] = []
+        self.t_start = time.time()  # wall-clock, not the meter's monotonic clock: it is
+        # compared across trial processes to find the gaps between trials
 
     def lap(self) -> dict[str, Any]:
         """Close the current lap, open the next, and return the cumulative keys."""
@@ -153,6 +159,7 @@ class _Laps:
                 sum(m.power_mean_w * m.duration_s for m in powered) / powered_s  # type: ignore[operator]
                 if powered and powered_s > 0 else None
             ),
+            "t_start": self.t_start,
         }
         if self.accelerator is not None:
             out["accelerator"] = self.accelerator

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Row(BaseModel):
@@ -27,12 +27,13 @@ class _Row(BaseModel):
 
 
 class AcceleratorSpec(_Row):
-    """One accelerator model (a GPU or TPU chip).
+    """One accelerator model (a GPU or TPU chip), or ``none`` for CPU-only trials.
 
     Attributes:
         name: canonical key, lowercase with hyphens (``"v100-sxm2"``).
         aliases: other names that resolve to this row (``("V100",)``).
-        tdp_w: board power / thermal design power, W.
+        kind: ``gpu``, ``tpu``, or ``none`` (no device: 0 W; the trial's power is the host's).
+        tdp_w: board power / thermal design power, W (> 0 for a device).
         idle_w: measured idle power, W, where a source gives it.
         peak_bf16_tflops: dense bf16/fp16 tensor peak, TFLOPS per chip.
         memory_gb: on-device memory, GB.
@@ -42,13 +43,19 @@ class AcceleratorSpec(_Row):
     name: str
     aliases: tuple[str, ...] = ()
     vendor: str
-    kind: Literal["gpu", "tpu"]
-    tdp_w: float = Field(gt=0)
+    kind: Literal["gpu", "tpu", "none"]
+    tdp_w: float = Field(ge=0)
     idle_w: float | None = Field(default=None, ge=0)
     peak_bf16_tflops: float | None = Field(default=None, gt=0)
     memory_gb: float | None = Field(default=None, gt=0)
     embodied_kgco2e: float | None = Field(default=None, ge=0)
     year: int | None = None
+
+    @model_validator(mode="after")
+    def _device_has_power(self) -> AcceleratorSpec:
+        if self.kind != "none" and self.tdp_w <= 0:
+            raise ValueError(f"a {self.kind} needs tdp_w > 0, but {self.name} has {self.tdp_w}")
+        return self
 
     @field_validator("aliases", mode="before")
     @classmethod

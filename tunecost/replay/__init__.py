@@ -20,8 +20,8 @@ Example:
 """
 
 from tunecost.replay._events import EventQueue, Timeline
-from tunecost.replay.engine import TIMELINE_COLUMNS, needs_replay, replay
-from tunecost.replay.surrogate import Surrogate, ValueModel
+from tunecost.replay.engine import TIMELINE_COLUMNS, needs_replay, replay, report_schedule
+from tunecost.replay.surrogate import Draws, Surrogate
 
-__all__ = ["TIMELINE_COLUMNS", "EventQueue", "Surrogate", "Timeline", "ValueModel",
-           "needs_replay", "replay"]
+__all__ = ["TIMELINE_COLUMNS", "Draws", "EventQueue", "Surrogate", "Timeline", "needs_replay",
+           "replay", "report_schedule"]

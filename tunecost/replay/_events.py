@@ -10,7 +10,9 @@ Workers are the pool's slots. Each is, at any time, in one power state:
 - ``busy``: running a job, drawing the job's power;
 - ``waiting``: holding a job whose dependencies have not ended, or told by the search that more
   work will come (a synchronisation point): the slot is held and draws idle power;
-- ``idle``: nothing left to run; not charged unless the pool is reserved.
+- ``idle``: nothing left to run; not charged unless the pool is reserved;
+- ``overhead``: between trials, the framework's own work (the sampler, the storage, a trial's
+  process start-up): the slot is held, the accelerator idles and the host works.
 
 The :class:`Timeline` records each worker's busy and waiting intervals with their power; the
 per-job ledger lives in the same object so that one replicate's record is one set of flat lists
@@ -23,10 +25,10 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["BUSY", "IDLE", "STATE_NAMES", "WAITING", "EventQueue", "Timeline"]
+__all__ = ["BUSY", "IDLE", "OVERHEAD", "STATE_NAMES", "WAITING", "EventQueue", "Timeline"]
 
-BUSY, WAITING, IDLE = 0, 1, 2
-STATE_NAMES = ("busy", "waiting", "idle")
+BUSY, WAITING, IDLE, OVERHEAD = 0, 1, 2, 3
+STATE_NAMES = ("busy", "waiting", "idle", "overhead")
 
 E = TypeVar("E")
 
@@ -89,7 +91,8 @@ class Timeline:
 
     Attributes:
         worker, start_s, end_s, state, power_kw, study, trial: one entry per interval;
-            ``state`` is :data:`BUSY` or :data:`WAITING`; ``power_kw`` is the IT power drawn
+            ``state`` is :data:`BUSY`, :data:`WAITING`, :data:`IDLE` or :data:`OVERHEAD`;
+            ``power_kw`` is the IT power drawn
             (before PUE); ``study`` the study instance charged; ``trial`` the trial, or -1.
         job_*: one entry per job: its instance, trial, start and end, s, busy power, kW,
             fidelity reached, whether it was stopped early, the worker and a label.

@@ -35,6 +35,13 @@ class Job:
         paused: set by the policy when it stops the job to resume the trial later.
         early: the plan ends the trial with this job below full fidelity (a pruned or
             unpromoted trial of a vectorised strategy's plan).
+        busy_kw_at: mean IT power from the job's start to each checkpoint and to its end
+            (``len(checkpoints_s) + 1`` entries), kW, so a job stopped early is charged the
+            energy it used to that point (set-up draws less than training); ``None``:
+            ``busy_kw`` throughout.
+        overhead_s: framework time on the worker before the job starts (sampler, storage,
+            trial start-up), s.
+        overhead_kw: IT power during ``overhead_s``, kW.
     """
 
     trial: int
@@ -47,6 +54,15 @@ class Job:
     instance: int = -1
     paused: bool = False
     early: bool = False
+    busy_kw_at: list[float] | None = None
+    overhead_s: float = 0.0
+    overhead_kw: float = 0.0
+
+    def kw_until(self, index: int | None) -> float:
+        """Mean IT power from the start to checkpoint ``index`` (``None``: to the end), kW."""
+        if self.busy_kw_at is None:
+            return self.busy_kw
+        return self.busy_kw_at[-1 if index is None else index]
 
 
 class Policy(Protocol):

@@ -16,6 +16,10 @@ Energy, CO2e and dollars follow the vectorised path's accounting exactly (same f
 - busy: ``duration_h × busy_kw × PUE`` per job, busy power per trial from the calibration
   (accelerator) plus the host share, or from the power model;
 - waiting: ``wait_h × idle_kw × PUE`` per waiting interval;
+- overhead: the framework's time before each trial of a real search algorithm (sampler,
+  storage, trial start-up; measured on the calibration study or given as
+  ``trial_overhead_s``), at the slot's idle power: in the wall clock, the energy
+  (``overhead_energy_kwh``) and the dollars, not in GPU-hours;
 - CO2e: energy × grid intensity, or the integral of the hourly series over each interval;
 - dollars: ``(busy + waiting hours) × gpus × rate``; a reserved pool pays and powers every slot
   for the whole wall clock.
@@ -34,9 +38,11 @@ from typing import Any
 import numpy as np
 
 from tunecost._atomic import atomic_open
+from tunecost.calibrate.fit import Calibration
+from tunecost.calibrate.records import read_records
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
-from tunecost.replay._events import BUSY, IDLE, WAITING, EventQueue, Timeline
+from tunecost.replay._events import BUSY, IDLE, OVERHEAD, WAITING, EventQueue, Timeline
 from tunecost.replay._job import WAIT, Job, Policy
 from tunecost.replay._plan import PlanPolicy
 from tunecost.replay._trials import TrialBank
@@ -47,7 +53,8 @@ from tunecost.replay.schedulers import (
     MedianStoppingPolicy,
     PBTPolicy,
 )
-from tunecost.replay.surrogate import Surrogate, ValueModel
+from tunecost.replay.surrogate import Surrogate, fit_curve
+from tunecost.report_schedule import ReportSchedule
 from tunecost.simulate._resolve import (
     ResolvedCampaign,
     ResolvedStudy,
@@ -57,12 +64,12 @@ from tunecost.simulate._resolve import (
 from tunecost.strategies import OptunaSearch, RayTuneSearch
 from tunecost.units import S_PER_H
 
-__all__ = ["TIMELINE_COLUMNS", "needs_replay", "replay"]
+__all__ = ["TIMELINE_COLUMNS", "needs_replay", "replay", "report_schedule"]
 
 TIMELINE_COLUMNS = ("worker", "start_s", "end_s", "state", "power_w", "study", "trial")
 
 _METRICS = ("n_trials", "gpu_hours", "wall_clock_h", "energy_kwh", "co2e_kg", "cost_usd",
-            "electricity_usd", "waiting_energy_kwh")
+            "electricity_usd", "waiting_energy_kwh", "overhead_energy_kwh")
 
 
 def needs_replay(config: CampaignConfig) -> bool:
@@ -72,7 +79,7 @@ def needs_replay(config: CampaignConfig) -> bool:
 
 
 class _Study:
-    """What a study's policies share across replicates: the surrogate (value model fitted
+    """What a study's policies share across replicates: the surrogate (curve model fitted
     once), its powers, and how to build one replicate's policy."""
 
     def __init__(self, study: ResolvedStudy) -> None:
@@ -98,16 +105,16 @@ class _Study:
             assert self.surrogate is not None
             bank_rng, sched_rng = rng.spawn(2)
             bank = TrialBank(self.surrogate, s.n_trials, host_kw=study.busy_kw,
-                             shares=study.shares, rng=bank_rng)
+                             shares=study.shares, idle_kw=self.idle_kw, rng=bank_rng)
             sc, common = s.scheduler, {"idle_kw": self.idle_kw,
                                        "mode_sign": self.surrogate.sign}
             if sc.name == "asha":
                 return ASHAPolicy(bank, s.n_trials, grace_period=sc.grace_period,
                                   reduction_factor=sc.reduction_factor, brackets=sc.brackets,
-                                  rng=sched_rng, **common)
+                                  max_t=sc.max_t, rng=sched_rng, **common)
             if sc.name == "hyperband":
                 return HyperBandPolicy(bank, s.n_trials, reduction_factor=sc.reduction_factor,
-                                       **common)
+                                       max_t=sc.max_t, **common)
             if sc.name == "median_stopping":
                 return MedianStoppingPolicy(bank, s.n_trials, grace_period=sc.grace_period,
                                             min_samples_required=sc.min_samples_required,
@@ -126,22 +133,56 @@ class _Study:
         return int(policy.next_trial)
 
 
+def report_schedule(strategy: OptunaSearch | RayTuneSearch,
+                    calibration: Calibration | None) -> ReportSchedule:
+    """The step numbers a replayed trial reports at.
+
+    The strategy's ``report``, else its ``n_evaluations`` (evenly spaced), else the
+    calibration's measured schedule, else the strategy's default count. A schedule without a
+    budget takes the calibration's (when the calibration has no resource parameter, every
+    trial's budget is the schedule's), else the report count: steps ``1..n``.
+    """
+    if strategy.report is not None:
+        schedule = strategy.report
+    elif strategy.n_evaluations is not None:
+        schedule = ReportSchedule(count=strategy.n_evaluations)
+    elif calibration is not None and calibration.report_schedule is not None:
+        schedule = calibration.report_schedule
+    else:
+        schedule = ReportSchedule(count=strategy.default_reports)
+    if schedule.resource is None and (calibration is None
+                                      or calibration.resource_param is None):
+        measured = (calibration.report_schedule.resource
+                    if calibration is not None and calibration.report_schedule is not None
+                    else None)
+        resource = measured if measured is not None else schedule.count
+        if resource is not None:
+            schedule = schedule.model_copy(update={"resource": float(resource)})
+    return schedule
+
+
 def _surrogate(study: ResolvedStudy, strategy: OptunaSearch | RayTuneSearch) -> Surrogate:
     cal = study.calibration
     obj = strategy.objective
     direction = obj.direction or (
-        cal.learning_curve.direction if cal is not None and cal.learning_curve is not None
+        cal.curve_model.direction if cal is not None and cal.curve_model is not None
+        else cal.learning_curve.direction if cal is not None and cal.learning_curve is not None
         else "minimize")
-    value = None
+    curve, recorded = None, None
     if obj.records is not None:
-        if cal is None:
+        records = read_records(obj.records)
+        if obj.recorded:
+            recorded = records
+        elif cal is None:
             raise ConfigError(
-                f"study {study.name!r}: objective.records fits the value model on the "
+                f"study {study.name!r}: objective.records fits the learning-curve model on the "
                 "calibration's features, so the study needs a calibration"
             )
-        value = ValueModel.fit(cal, obj.records)
-    return Surrogate(strategy.n_evaluations, calibration=cal, duration=study.duration,
-                     value=value, direction=direction, search_resource=obj.search_resource)
+        else:
+            curve = fit_curve(cal, records, direction)
+    return Surrogate(report_schedule(strategy, cal), calibration=cal, duration=study.duration,
+                     curve=curve, direction=direction, search_resource=obj.search_resource,
+                     overhead=study.trial_overhead_s, recorded=recorded)
 
 
 def _check(campaign: ResolvedCampaign) -> None:
@@ -202,6 +243,10 @@ def _run(policies: list[Policy], n_workers: int, *, sequential: bool, tl: Timeli
         if now > since[w]:
             tl.interval(w, since[w], now, WAITING, policies[job.instance].idle_kw,
                         job.instance, job.trial)
+        if job.overhead_s > 0:
+            tl.interval(w, now, now + job.overhead_s, OVERHEAD, job.overhead_kw, job.instance,
+                        job.trial)
+            now += job.overhead_s
         job_of[w], start_of[w], ck[w] = job, now, 0
         q.push(now + (job.checkpoints_s[0] if job.checkpoints_s else job.duration_s), w)
 
@@ -235,8 +280,9 @@ def _run(policies: list[Policy], n_workers: int, *, sequential: bool, tl: Timeli
             start(w, job, now)
         waitlist[:] = keep
 
-    def finish(w: int, job: Job, now: float, stopped: bool, reached: float) -> None:
-        tl.job(job.instance, job.trial, start_of[w], now, job.busy_kw, reached,
+    def finish(w: int, job: Job, now: float, stopped: bool, index: int | None) -> None:
+        reached = job.reached[-1 if index is None else index]
+        tl.job(job.instance, job.trial, start_of[w], now, job.kw_until(index), reached,
                stopped or job.early, w, ("paused: " if job.paused else "") + job.label)
         running[job.instance] -= 1
         job_of[w] = None
@@ -260,9 +306,9 @@ def _run(policies: list[Policy], n_workers: int, *, sequential: bool, tl: Timeli
                 nxt = start_of[w] + (cps[i + 1] if i + 1 < len(cps) else job.duration_s)
                 q.push(nxt if nxt > now else now, w)
             else:
-                finish(w, job, now, True, job.reached[i])
+                finish(w, job, now, True, i)
         else:
-            finish(w, job, now, False, job.reached[-1])
+            finish(w, job, now, False, None)
     if waitlist:
         raise RuntimeError(f"replay ended with workers {waitlist} still waiting for work that "
                            "never came: a policy returned WAIT with nothing running")
@@ -287,6 +333,7 @@ def _account(campaign: ResolvedCampaign, tl: Timeline, wall_s: float, inst_study
     kw = np.asarray(tl.power_kw)
     charged = state != IDLE
     waiting = state == WAITING
+    overhead = state == OVERHEAD
     if (waiting & np.isnan(kw)).any():
         s = campaign.studies[inst_study[st[waiting & np.isnan(kw)][0]]]
         raise ConfigError(
@@ -309,6 +356,7 @@ def _account(campaign: ResolvedCampaign, tl: Timeline, wall_s: float, inst_study
         "gpu_hours": (onehot @ busy_h) * gpus,
         "energy_kwh": onehot @ kwh,
         "waiting_energy_kwh": onehot @ np.where(waiting, kwh, 0.0),
+        "overhead_energy_kwh": onehot @ np.where(overhead, kwh, 0.0),
         "co2e_kg": onehot @ co2,
         "cost_usd": (onehot @ paid_h) * gpus * rate,
     }
@@ -334,6 +382,7 @@ def _account(campaign: ResolvedCampaign, tl: Timeline, wall_s: float, inst_study
     out["cost_usd"][r] = per["cost_usd"].sum() if reserved_cost is None else reserved_cost
     out["electricity_usd"][r] = energy * campaign.usd_per_kwh
     out["waiting_energy_kwh"][r] = per["waiting_energy_kwh"].sum() + reserved_kwh
+    out["overhead_energy_kwh"][r] = per["overhead_energy_kwh"].sum()
 
 
 def replay(

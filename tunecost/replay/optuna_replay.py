@@ -1,24 +1,30 @@
 """A real Optuna study asked and told on the simulated clock.
 
 Each trial is ``study.ask`` -ed when a worker frees; the surrogate objective turns its
-hyperparameters into a duration, a power and a learning curve; the engine delivers the
-curve's ``n_evaluations`` values at their simulated times through ``trial.report`` and
-``trial.should_prune`` (so a pruner compares against exactly the trials that had reported by
-then, including other workers' running ones), and the trial is told ``PRUNED`` or its final
+hyperparameters into a duration, a power, report steps and a learning curve; after the
+framework's per-trial overhead the engine delivers the curve's values at their simulated
+times through ``trial.report(value, step)``, with ``step`` in the real objective's units
+(epochs, iterations: the report schedule's), and ``trial.should_prune`` (so a pruner compares
+against exactly the trials that had reported by then, including other workers' running ones,
+at the same step numbers as in the real study), and the trial is told ``PRUNED`` or its final
 value. Trials run concurrently on the pool's workers, as with ``n_jobs`` workers sharing one
 storage: the sampler sees the running trials as RUNNING.
 
 Storage is in memory and Optuna's logging is set to WARNING: per-replicate overhead is one
-``create_study``.
+``create_study``. The study's name is drawn from the replicate's stream, so a pruner that
+hashes it (``HyperbandPruner`` assigns brackets by ``crc32(name + number)``) gives the same
+result for the same seed.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from tunecost.calibrate.fit import ParamSpace
+from tunecost.exceptions import ConfigError
 from tunecost.replay._job import Job, _Wait
 from tunecost.replay.surrogate import Surrogate
 from tunecost.strategies.optuna_search import OptunaSearch
@@ -72,6 +78,7 @@ class OptunaPolicy:
         self._pruned = optuna.trial.TrialState.PRUNED
         search.check_extras()
         self.study = optuna.create_study(
+            study_name=f"tunecost-replay-{int(rng.integers(2**62)):x}",
             direction=surrogate.direction,
             sampler=search.make_sampler(seed=int(rng.integers(2**31))),
             pruner=search.make_pruner(),
@@ -82,37 +89,43 @@ class OptunaPolicy:
         self.with_params = surrogate.calibration is not None
         self.host_kw = host_kw
         self.idle_kw = idle_kw
+        # Between trials the accelerator idles and the host works.
+        self.overhead_kw = host_kw if math.isnan(idle_kw) else idle_kw
         self.rng = rng
-        self.K = search.n_evaluations
-        self.fractions = [k / self.K for k in range(1, self.K + 1)]
         self.asked = 0
         self.stopped = False  # GridSampler exhausted its grid
 
     def next_job(self, now_s: float) -> Job | _Wait | None:
         if self.asked >= self.search.n_trials or self.stopped:
             return None
-        trial = self.study.ask(self.dists)
         number = self.asked
+        fixed = self.surrogate.recorded_params(number)
+        if fixed is not None:
+            self.study.enqueue_trial(fixed, skip_if_exists=False)
+        trial = self.study.ask(self.dists)
         self.asked += 1
         params = ({k: np.asarray([v]) for k, v in trial.params.items()}
                   if self.with_params else None)
-        d = self.surrogate.draw(params, 1, rng=self.rng)
-        D, o = float(d.duration_s[0]), float(d.overhead_s[0])
-        step = (D - o) / self.K
+        d = self.surrogate.draw(params, 1, rng=self.rng, numbers=[number])
+        times, energy = d.times_s[0], np.nan_to_num(d.energy_j[0])
+        steps = [_int_step(s) for s in d.steps[0]]
+        kw_at = [self.host_kw + (e / t / W_PER_KW if t > 0 else 0.0)
+                 for t, e in zip(times, energy, strict=True)]
         busy_kw = self.host_kw + float(np.nan_to_num(d.accel_w[0])) / W_PER_KW
-        return Job(trial=number, duration_s=D,
-                   # The last report is at the trial's end exactly (not o + step·K, which
-                   # rounding may put one ulp past it).
-                   checkpoints_s=[*(o + step * k for k in range(1, self.K)), D],
-                   reached=[*self.fractions, 1.0], busy_kw=busy_kw,
-                   label=f"trial {number}", data=(trial, d.values[0].tolist()))
+        return Job(trial=number, duration_s=float(d.duration_s[0]),
+                   # The last report is at the trial's end exactly.
+                   checkpoints_s=times.tolist(),
+                   reached=[*(d.steps[0] / d.steps[0][-1]).tolist(), 1.0], busy_kw=busy_kw,
+                   label=f"trial {number}", data=(trial, d.values[0].tolist(), steps),
+                   busy_kw_at=[*kw_at, busy_kw], overhead_s=float(d.overhead_s[0]),
+                   overhead_kw=self.overhead_kw)
 
     def ready(self, job: Job) -> bool:
         return True
 
     def decide(self, job: Job, index: int, now_s: float) -> bool:
-        trial, values = job.data
-        trial.report(values[index], index + 1)
+        trial, values, steps = job.data
+        trial.report(values[index], steps[index])
         if trial.should_prune():
             self._tell(trial, state=self._pruned)
             return False
@@ -120,7 +133,7 @@ class OptunaPolicy:
 
     def end(self, job: Job, now_s: float, stopped: bool) -> None:
         if not stopped:
-            trial, values = job.data
+            trial, values, _ = job.data
             self._tell(trial, values[-1])
 
     def _tell(self, trial: Any, value: float | None = None, state: Any = None) -> None:
@@ -132,3 +145,11 @@ class OptunaPolicy:
             if "Study.stop" not in str(exc):
                 raise
             self.stopped = True
+
+
+def _int_step(step: float) -> int:
+    """Optuna's ``trial.report`` takes integer steps."""
+    if not float(step).is_integer():
+        raise ConfigError(f"Optuna reports at integer steps, but the report schedule gives "
+                          f"step {step:g}; use integer every/count/steps")
+    return int(step)

@@ -15,8 +15,9 @@ same rules, line for line where it matters (the rung milestones and the
 rule's running means), checked against real Ray Tune runs in ``tests/replay``: the same
 reported curves stop the same trials at the same iterations.
 
-All use ``time_attr="training_iteration"``: iteration ``k`` is the ``k``-th of
-``n_evaluations`` evenly spaced reports.
+All use ``time_attr="training_iteration"``: iteration ``k`` is the trial's ``k``-th report,
+at the step its report schedule gives (a trainable reporting every epoch: iteration = epoch),
+so ``grace_period`` and ``max_t`` are in the iterations the real trainable counts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import math
 
 import numpy as np
 
+from tunecost.exceptions import ConfigError
 from tunecost.replay._job import WAIT, Job, _Wait
 from tunecost.replay._trials import TrialBank
 
@@ -68,15 +70,18 @@ class ASHAPolicy(_Base):
     Bracket ``s`` has rungs at ``grace_period · rf**(k + s)`` for
     ``k < int(log(max_t / grace_period) / log(rf) - s + 1)``. A trial reaching a rung is
     stopped when its reward is below the ``(1 - 1/rf)`` percentile of the rewards recorded
-    there before it, then recorded. Trials never wait: a free worker starts the next trial.
+    there before it, then recorded. A trial stops at ``max_t`` (default: its last
+    iteration). Trials never wait: a free worker starts the next trial.
     """
 
     def __init__(self, bank: TrialBank, n_trials: int, *, grace_period: int,
                  reduction_factor: float, brackets: int, idle_kw: float, mode_sign: float,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, max_t: int | None = None) -> None:
         super().__init__(bank, n_trials, idle_kw=idle_kw, mode_sign=mode_sign)
         self.rf = reduction_factor
-        self.max_t = bank.K
+        self.max_t = bank.K if max_t is None else max_t
+        # Ray stops a trial at max_t; a trainable with fewer reports ends at its last one.
+        self.stop_iter = min(bank.K, self.max_t)
         self.q = (1.0 - 1.0 / reduction_factor) * 100.0
         self.brackets = []
         for s in range(brackets):
@@ -84,7 +89,7 @@ class ASHAPolicy(_Base):
             miles = [grace_period * self.rf ** (k + s) for k in range(n_rungs)]
             # A result at iteration k reaches every milestone <= k; Ray records the first
             # unrecorded one, so the decision for milestone m falls at iteration ceil(m).
-            iters = sorted({math.ceil(m) for m in miles if math.ceil(m) < self.max_t})
+            iters = sorted({math.ceil(m) for m in miles if math.ceil(m) < self.stop_iter})
             self.brackets.append((iters, {it: [] for it in iters}))
         sizes = np.array([len(b[0]) for b in self.brackets], dtype=float)
         w = np.exp(sizes - sizes.max())
@@ -97,7 +102,7 @@ class ASHAPolicy(_Base):
             return None
         self.next_trial += 1
         b = int(self.choice[t])
-        return self.bank.job(t, 0, self.max_t, self.brackets[b][0], f"trial {t}", b)
+        return self.bank.job(t, 0, self.stop_iter, self.brackets[b][0], f"trial {t}", b)
 
     def decide(self, job: Job, index: int, now_s: float) -> bool:
         iters, recorded = self.brackets[job.data]
@@ -204,10 +209,13 @@ class HyperBandPolicy(_Base):
     """
 
     def __init__(self, bank: TrialBank, n_trials: int, *, reduction_factor: float,
-                 idle_kw: float, mode_sign: float) -> None:
+                 idle_kw: float, mode_sign: float, max_t: int | None = None) -> None:
         super().__init__(bank, n_trials, idle_kw=idle_kw, mode_sign=mode_sign)
         self.eta = reduction_factor
-        self.max_t = bank.K
+        self.max_t = bank.K if max_t is None else max_t
+        if self.max_t > bank.K:
+            raise ConfigError(f"HyperBand's max_t must not exceed the iterations a trial "
+                              f"reports ({bank.K}), but got max_t={self.max_t}")
         self.s_max_1 = int(np.round(np.log(self.max_t) / np.log(self.eta))) + 1
         self.bands: list[list[_Bracket | None]] = [[]]
         self.current: _Bracket | None = None
@@ -332,7 +340,7 @@ class PBTPolicy(_Base):
         decisions = [k for k in range(a + self.interval - a % self.interval, self.K,
                                       self.interval) if k > a]
         self.n_live += 1
-        return self.bank.job(t, a, self.K, decisions, f"trial {t}")
+        return self.bank.job(t, a, self.K, decisions, f"trial {t}", decisions)
 
     def next_job(self, now_s: float) -> Job | _Wait | None:
         if self.resume:
@@ -345,7 +353,7 @@ class PBTPolicy(_Base):
 
     def decide(self, job: Job, index: int, now_s: float) -> bool:
         t = job.trial
-        k = round(job.reached[index] * self.K)
+        k = job.data[index]
         self.last[t] = self.op * self.bank.values_list[t][k - 1]
         if len(self.last) <= 1:
             return True

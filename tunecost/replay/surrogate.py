@@ -1,197 +1,139 @@
-"""The surrogate objective: what a configuration costs and how its learning curve runs.
+"""The surrogate objective: what a configuration costs, when it reports, and what it reports.
 
-For each configuration the surrogate gives a full-fidelity duration, s, the accelerator power,
-W, and the objective at ``n_evaluations`` evenly spaced points of training, all drawn from
-models fitted on a real study (a :class:`~tunecost.calibrate.fit.Calibration`):
+For each configuration the surrogate gives a full-budget duration, s, its power, W, the steps
+it reports at, in the objective's own units, the time of each report, the values reported,
+and the framework's overhead before it, all drawn from a real study's calibration
+(:class:`~tunecost.calibrate.fit.Calibration`):
 
 - **cost**: ``Calibration.sample_costs`` (fitted duration and energy with their correlated
-  cross-validated residual noise); power is energy / duration;
-- **final value**: a :class:`ValueModel` fitted on the study's records, plus run-to-run noise:
-  the spread measured on repeated seeds (``Calibration.seed_noise.value_std``) where the study
-  repeated configurations, else the model's leave-one-out residual spread;
-- **learning curve**: ``Calibration.learning_curve.sample_curve`` through the final value;
+  cross-validated residual noise);
+- **report steps**: the study's :class:`~tunecost.report_schedule.ReportSchedule` applied to
+  the trial's budget (the resource parameter's value, or the schedule's ``resource``), so
+  ``trial.report(value, step)`` gets the numbers the real objective used and every pruner
+  argument in resource units means what it means in the real study;
+- **report times**: the set-up time first (:class:`~tunecost.calibrate.timing.SetupTime`),
+  then training progresses linearly in steps: the report at step ``s`` of budget ``R`` is at
+  ``a + (D − a)·s/R``; the set-up draws its own measured energy, training the rest;
+- **values**: the calibration's :class:`~tunecost.calibrate.curves.CurveModel` at the trial's
+  configuration and steps, plus a calibration trial's held-out residual curve;
+- **overhead**: a measured per-trial overhead (:class:`~tunecost.calibrate.timing.TrialOverhead`),
+  or the study's ``trial_overhead_s``, spent before the trial at the worker's idle power;
 - **the resource**: when the calibration has a resource parameter (``steps``: the parameter
   equal to a trial's fidelity), it is the trial's budget, not a hyperparameter: every trial
-  is configured to its maximum and the ``n_evaluations`` reports fall along it, so a pruner's
-  early stop is a real saving (``search_resource=True`` searches it like the others);
-- **evaluation times**: proportional to training progress after the fixed per-trial overhead
-  when the duration form has one (``overhead_loglinear``): evaluation ``k`` of ``K`` is at
-  ``o + (D - o)·k/K`` into the trial, ``D`` its duration and ``o`` the overhead.
+  is configured to its maximum (``search_resource=True`` searches it like the others).
+
+``recorded=True`` replays the calibration's measured trials instead, as they ran: trial ``i``
+is record ``i`` (cycling), with its parameters, report steps and times, values and energy, so
+a pruner's decisions on real curves and their real cost can be replayed exactly.
 
 Without a calibration (a study with a duration model and a power model), durations come from
 the duration model, power from the power model (the engine's business), and values are i.i.d.
-standard normal with a synthetic curve ``v(f) = v + c·(1/f - 1)``, ``c = exp(0.5·z)``: the
+standard normal with a synthetic curve ``v(f) = v + c·(1/f − 1)``, ``c = exp(0.5·z)``: the
 costs are right and rung decisions are made, but no sampler can learn anything.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from tunecost.calibrate.fit import Calibration, OverheadLogLinear
-from tunecost.calibrate.records import read_records
+from tunecost.calibrate.curves import CurveModel
+from tunecost.calibrate.fit import Calibration, ParamSpace, fit_curve_model
+from tunecost.calibrate.records import TrialRecord
+from tunecost.calibrate.timing import TrialOverhead
 from tunecost.durations import DurationModel
 from tunecost.exceptions import ConfigError
+from tunecost.report_schedule import ReportSchedule
 
-__all__ = ["Draws", "Surrogate", "ValueModel"]
-
-_RIDGE_GRID = tuple(10.0 ** k for k in range(-3, 4))
-
-
-def _quadratic(X: np.ndarray) -> np.ndarray:
-    """``[x_i, x_i², x_i·x_j (i<j)]`` of standardised features, shape ``(n, 2p + p(p-1)/2)``."""
-    p = X.shape[1]
-    cols = [X, X * X]
-    cols += [X[:, [i]] * X[:, [j]] for i in range(p) for j in range(i + 1, p)]
-    return np.concatenate(cols, axis=1)
-
-
-@dataclass(frozen=True)
-class ValueModel:
-    """Final objective value as a quadratic function of the standardised hyperparameters.
-
-    ``v = b0 + Σ b_i x_i + Σ c_i x_i² + Σ d_ij x_i x_j`` on the calibration's design matrix
-    (numeric features standardised, wide positive ones in log). A quadratic because the
-    objective has interior optima (a learning rate too high and too low are both bad), which
-    TPE and CMA-ES must be able to find; ridge-penalised because 33 trials do not pin down 27
-    coefficients: the penalty is picked from 1e-3…1e3 by exact leave-one-out error.
-
-    Attributes:
-        coef: ``(1 + n_terms,)``, intercept first.
-        alpha: ridge penalty chosen.
-        loo_rmse: leave-one-out root mean square error, objective units.
-        n: trials fitted.
-
-    Example:
-        >>> X = np.random.default_rng(0).normal(size=(40, 2))
-        >>> y = 1 + X[:, 0] ** 2 - 0.5 * X[:, 1]
-        >>> m = ValueModel.fit_design(X, y)
-        >>> bool(np.abs(m.predict_design(X) - y).max() < 0.05)
-        True
-    """
-
-    coef: np.ndarray
-    alpha: float
-    loo_rmse: float
-    n: int
-
-    @classmethod
-    def fit_design(cls, X: np.ndarray, y: np.ndarray) -> ValueModel:
-        """Fit to a design matrix ``X`` (n, p) and values ``y`` (n,)."""
-        Z = _quadratic(np.asarray(X, dtype=float))
-        y = np.asarray(y, dtype=float)
-        z_mean, y_mean = Z.mean(axis=0), y.mean()
-        Zc, yc = Z - z_mean, y - y_mean
-        n, k = Zc.shape
-        best: tuple[float, float, np.ndarray] | None = None
-        for alpha in _RIDGE_GRID:
-            inv = np.linalg.inv(Zc.T @ Zc + alpha * np.eye(k))
-            b = inv @ Zc.T @ yc
-            # Leave-one-out residual of a linear smoother, r_i / (1 - H_ii); the 1/n is the
-            # unpenalised intercept's share of the hat matrix.
-            h = np.einsum("ij,jk,ik->i", Zc, inv, Zc) + 1.0 / n
-            loo = float(np.mean(((yc - Zc @ b) / np.clip(1.0 - h, 1e-9, None)) ** 2))
-            if best is None or loo < best[0] - 1e-15:
-                best = (loo, alpha, b)
-        assert best is not None
-        loo, alpha, b = best
-        return cls(np.concatenate([[y_mean - z_mean @ b], b]), alpha, math.sqrt(loo), n)
-
-    @classmethod
-    def fit(cls, calibration: Calibration, records_path: str | Path) -> ValueModel:
-        """Fit on the COMPLETE records (with a value) of ``records_path``.
-
-        Raises:
-            ConfigError: fewer than 5 usable records, or parameters the calibration lacks.
-        """
-        recs = [r for r in read_records(records_path)
-                if r.state == "COMPLETE" and r.value is not None]
-        if len(recs) < 5:
-            raise ConfigError(f"{records_path}: a value model needs >= 5 COMPLETE records with "
-                              f"a value, but got {len(recs)}")
-        params = {k: np.asarray([r.params[k] for r in recs]) for k in recs[0].params}
-        X = calibration.design(params)
-        return cls.fit_design(X, np.array([r.value for r in recs], dtype=float))
-
-    def predict_design(self, X: np.ndarray) -> np.ndarray:
-        """Values for a design matrix ``X`` (n, p); shape (n,)."""
-        return self.coef[0] + _quadratic(np.asarray(X, dtype=float)) @ self.coef[1:]
+__all__ = ["Draws", "Surrogate"]
 
 
 @dataclass(frozen=True, slots=True)
 class Draws:
-    """What ``n`` trials cost and report, one row each.
+    """What ``n`` trials cost and report, one entry each.
 
     Attributes:
-        duration_s: full-fidelity running time, s, (n,).
-        overhead_s: fixed part before training progresses, s, (n,).
-        accel_w: accelerator power while running, W, (n,); NaN without a calibration (the
-            study's power model applies).
-        values: objective at evaluations ``1..K``, (n, K); the last is the final value.
+        duration_s: running time of the full budget, s, (n,).
+        accel_w: mean accelerator power over the whole trial, W, (n,); NaN without a
+            calibration (the study's power model applies).
+        steps: report steps in the objective's units, one array per trial, ascending; the
+            last is the budget.
+        times_s: seconds from the trial's start to each report, like ``steps``; the last is
+            ``duration_s``.
+        energy_j: accelerator energy from the start to each report, J, like ``steps`` (NaN
+            without a calibration).
+        values: objective at each report, like ``steps``; the last is the final value.
+        setup_s: time before the first training step (what a resumed trial pays again),
+            s, (n,).
+        setup_j: accelerator energy over ``setup_s``, J, (n,) (NaN without a calibration).
+        overhead_s: framework time spent before the trial starts, s, (n,).
     """
 
     duration_s: np.ndarray
-    overhead_s: np.ndarray
     accel_w: np.ndarray
-    values: np.ndarray
+    steps: list[np.ndarray]
+    times_s: list[np.ndarray]
+    energy_j: list[np.ndarray]
+    values: list[np.ndarray]
+    setup_s: np.ndarray
+    setup_j: np.ndarray
+    overhead_s: np.ndarray
 
 
 class Surrogate:
-    """Draws trials' cost and learning curves for given hyperparameters.
+    """Draws trials' cost, report schedule and learning curves for given hyperparameters.
 
     Args:
-        n_evaluations: ``K``, evaluations per full trial.
-        calibration: fitted models (cost, curve, seed noise), or ``None``.
-        duration: full-fidelity duration model when there is no calibration.
-        value: final-value model (needs ``calibration``), or ``None`` for i.i.d. values.
+        schedule: when trials report (steps in the objective's units).
+        calibration: fitted models (cost, curve, set-up, overhead), or ``None``.
+        duration: full-budget duration model when there is no calibration.
+        curve: the learning-curve model (default: the calibration's); ``None`` without one
+            gives i.i.d. synthetic values.
         direction: ``minimize`` or ``maximize``.
-        search_resource: search the calibration's resource parameter like the others
-            instead of fixing it at its maximum.
+        search_resource: search the calibration's resource parameter like the others instead
+            of fixing it at its maximum.
+        overhead: per-trial overhead: measured samples, a fixed number of seconds, or
+            ``None`` (the calibration's, else none).
+        recorded: replay these measured trials (in order, cycling) instead of drawing.
     """
 
-    def __init__(self, n_evaluations: int, *, calibration: Calibration | None,
-                 duration: DurationModel | None, value: ValueModel | None,
-                 direction: str, search_resource: bool = False) -> None:
+    def __init__(self, schedule: ReportSchedule, *, calibration: Calibration | None,
+                 duration: DurationModel | None, curve: CurveModel | None = None,
+                 direction: Literal["minimize", "maximize"] = "minimize",
+                 search_resource: bool = False,
+                 overhead: TrialOverhead | float | None = None,
+                 recorded: Sequence[TrialRecord] | None = None) -> None:
         if calibration is None and duration is None:
             raise ConfigError("a surrogate needs a calibration or a duration model, got neither")
-        if value is not None and calibration is None:
-            raise ConfigError("a value model needs the calibration whose features it uses")
-        self.n_evaluations = n_evaluations
+        self.schedule = schedule
         self.calibration = calibration
         self.duration = duration
-        self.value = value
         self.direction = direction
         self.sign = 1.0 if direction == "minimize" else -1.0
-        self.fidelity = np.arange(1, n_evaluations + 1) / n_evaluations
-        self.overhead_s = 0.0
-        self.value_sd = 0.0
-        self.curve = None
+        self.curve = curve if curve is not None else (
+            calibration.curve_model if calibration is not None else None)
+        if self.curve is not None and calibration is None:
+            raise ConfigError("a learning-curve model needs the calibration whose features it "
+                              "uses")
         self.fixed: dict[str, float] = {}
-        if calibration is not None:
-            res = calibration.resource_param
-            if res is not None and not search_resource and res in calibration.space:
-                high = calibration.space[res].high
-                self.fixed[res] = float(high) if high is not None else 1.0
-            model = calibration.duration.model()
-            if isinstance(model, OverheadLogLinear):
-                self.overhead_s = model.overhead
-            lc = calibration.learning_curve
-            if lc is not None and lc.direction == direction:
-                self.curve = lc
-            noise = calibration.seed_noise
-            if noise is not None and noise.value_std is not None:
-                self.value_sd = noise.value_std
-            elif value is not None:
-                self.value_sd = value.loo_rmse
+        self.resource = calibration.resource_param if calibration is not None else None
+        if (self.resource is not None and not search_resource
+                and self.resource in calibration.space):  # type: ignore[union-attr]
+            high = calibration.space[self.resource].high  # type: ignore[union-attr]
+            self.fixed[self.resource] = float(high) if high is not None else 1.0
+        if overhead is None and calibration is not None:
+            overhead = calibration.trial_overhead
+        self.overhead = overhead
+        self.recorded = None if recorded is None else _usable(recorded)
+        setup = calibration.setup if calibration is not None else None
+        self.setup_s = setup.duration_s if setup is not None else 0.0
+        self.setup_j = setup.energy_j if setup is not None else None
 
     @property
-    def space(self) -> Mapping[str, Any]:
+    def space(self) -> Mapping[str, ParamSpace]:
         """The searched space: the calibration's, less a fixed resource (``{}`` without a
         calibration)."""
         if self.calibration is None:
@@ -205,52 +147,153 @@ class Surrogate:
             return None
         return {name: dim.sample((n,), rng) for name, dim in self.space.items()}
 
-    def _complete(self, params: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
-        out = dict(params)
-        for name, value in self.fixed.items():
-            out[name] = np.full(n, value)
-        return out
+    def recorded_params(self, number: int) -> dict[str, Any] | None:
+        """The parameters of the record trial ``number`` replays (``None`` unless recorded),
+        less a fixed resource."""
+        if self.recorded is None:
+            return None
+        rec = self.recorded[number % len(self.recorded)]
+        return {k: v for k, v in rec.params.items() if k not in self.fixed}
+
+    def budget(self, params: Mapping[str, np.ndarray] | None, n: int) -> np.ndarray:
+        """Each trial's budget in steps, (n,): its resource parameter, else the schedule's."""
+        if self.resource is not None and params is not None and self.resource in params:
+            return np.asarray(params[self.resource], dtype=float)
+        if self.schedule.resource is None:
+            raise ConfigError(
+                "the trials' budget (steps of a full trial) is unknown: the calibration has no "
+                "resource parameter, so give the strategy's report schedule a resource, e.g. "
+                "report: {every: 1, resource: 12}")
+        return np.full(n, float(self.schedule.resource))
 
     def draw(self, params: Mapping[str, np.ndarray] | None, n: int, *,
-             rng: np.random.Generator) -> Draws:
+             rng: np.random.Generator, numbers: Sequence[int] | None = None) -> Draws:
         """Draw ``n`` trials; ``params`` maps each name to an array of shape (n,).
 
         Args:
             params: hyperparameters (needed with a calibration), arrays of shape ``(n,)``.
             n: number of trials.
             rng: the only source of randomness.
+            numbers: trial numbers (which record each replays when recorded).
         """
+        overhead = self._overhead(n, rng)
+        if self.recorded is not None:
+            return self._recorded(numbers if numbers is not None else range(n), overhead)
         cal = self.calibration
         if cal is None:
             assert self.duration is not None
             duration_s = np.asarray(self.duration.sample((n,), rng=rng), dtype=float)
-            accel_w = np.full(n, np.nan)
-            overhead = np.zeros(n)
+            energy_total = np.full(n, np.nan)
+            budget = self.budget(None, n)
         else:
             if params is None:
                 raise ConfigError("a calibrated surrogate needs hyperparameters, got None")
             params = self._complete(params, n)
             duration_s, energy_j = cal.sample_costs(params, rng=rng)
             assert energy_j is not None  # checked when the calibration was loaded
-            accel_w = energy_j / duration_s
-            # A noisy short draw must keep some training time after the overhead.
-            overhead = np.minimum(self.overhead_s, 0.5 * duration_s)
-        values = self._curves(params, n, rng)
-        return Draws(duration_s, overhead, accel_w, values)
+            energy_total = energy_j
+            budget = self.budget(params, n)
+        steps = [self.schedule.steps_for(b) for b in budget]
+        # A noisy short draw keeps some training time after the set-up.
+        setup_s = np.minimum(self.setup_s, 0.5 * duration_s)
+        times = [a + (d - a) * s / b for a, d, s, b in zip(setup_s, duration_s, steps, budget,
+                                                          strict=True)]
+        for t, d in zip(times, duration_s, strict=True):
+            t[-1] = d  # exactly at the end, not one rounding past it
+        setup_j = np.array([
+            min(self.setup_j * a / self.setup_s, 0.5 * e)
+            if self.setup_j is not None and self.setup_s > 0 and np.isfinite(e) else e * a / d
+            for a, d, e in zip(setup_s, duration_s, energy_total, strict=True)])
+        energies = [e0 + (e - e0) * (t - a) / (d - a) for a, d, e, e0, t in
+                    zip(setup_s, duration_s, energy_total, setup_j, times, strict=True)]
+        values = self._values(params, steps, budget, rng)
+        return Draws(duration_s, energy_total / duration_s, steps, times, energies, values,
+                     setup_s, setup_j, overhead)
 
-    def _curves(self, params: Mapping[str, np.ndarray] | None, n: int,
-                rng: np.random.Generator) -> np.ndarray:
-        if self.value is None or self.calibration is None or params is None:
-            final = rng.standard_normal(n)
-        else:
-            final = self.value.predict_design(self.calibration.design(params))
-            final = final + self.value_sd * rng.standard_normal(n)
-        if self.curve is None:
-            c = np.exp(0.5 * rng.standard_normal(n))[:, None]
-            return final[:, None] + self.sign * c * (1.0 / self.fidelity - 1.0)
-        # The curve is a ratio to the gap beyond v_ref: a final value predicted past v_ref
-        # (better than any trial measured) is held just short of it.
-        v_ref = self.curve.v_ref
-        final = v_ref + self.sign * np.maximum(self.sign * (final - v_ref),
-                                               1e-6 * max(abs(v_ref), 1.0))
-        return self.curve.sample_curve(final, self.fidelity, rng=rng)
+    # ------------------------------------------------------------------------------ helpers
+
+    def _complete(self, params: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+        out = dict(params)
+        for name, value in self.fixed.items():
+            out[name] = np.full(n, value)
+        return out
+
+    def _overhead(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if isinstance(self.overhead, TrialOverhead):
+            return self.overhead.sample(n, rng=rng)
+        return np.full(n, float(self.overhead or 0.0))
+
+    def _values(self, params: Mapping[str, np.ndarray] | None, steps: list[np.ndarray],
+                budget: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+        if self.curve is None or self.calibration is None or params is None:
+            final = rng.standard_normal(len(steps))
+            c = np.exp(0.5 * rng.standard_normal(len(steps)))
+            return [v + self.sign * ci * (b / s - 1.0)
+                    for v, ci, s, b in zip(final, c, steps, budget, strict=True)]
+        X = self.calibration.design(params)
+        positions = [s / b if self.curve.axis == "fraction" else s
+                     for s, b in zip(steps, budget, strict=True)]
+        if all(len(p) == len(positions[0]) and np.array_equal(p, positions[0])
+               for p in positions):
+            out = self.curve.sample(X, positions[0], rng=rng)
+            return list(out)
+        return [self.curve.sample(X[[i]], p, rng=rng)[0] for i, p in enumerate(positions)]
+
+    def _recorded(self, numbers: Sequence[int], overhead: np.ndarray) -> Draws:
+        assert self.recorded is not None
+        scope = self.calibration.energy_scope if self.calibration is not None else "accelerator"
+        recs = [self.recorded[i % len(self.recorded)] for i in numbers]
+        duration_s = np.array([r.duration_s for r in recs])
+        total_j = np.array([_energy(r, scope) for r in recs])
+        steps = [np.array([p.step for p in r.curve], dtype=float) for r in recs]
+        times = [np.array([p.t_s for p in r.curve], dtype=float) for r in recs]
+        for t, d in zip(times, duration_s, strict=True):
+            t[-1] = d
+        energies = []
+        for r, t, e in zip(recs, times, total_j, strict=True):
+            if scope == "accelerator" and all(p.energy_j is not None for p in r.curve):
+                ej = np.array([p.energy_j for p in r.curve], dtype=float)
+                ej[-1] = e
+            else:
+                ej = e * t / t[-1]
+            energies.append(ej)
+        values = [np.array([p.value for p in r.curve], dtype=float) for r in recs]
+        # Set-up: where the report times extrapolate to step 0 (linear in steps).
+        setup_s = np.array([float(np.clip(t[0] - s[0] * (t[1] - t[0]) / (s[1] - s[0]), 0, t[0]))
+                            if len(t) > 1 and s[1] > s[0] else 0.0
+                            for s, t in zip(steps, times, strict=True)])
+        setup_j = np.array([e[0] * a / t[0] if t[0] > 0 else 0.0
+                            for e, a, t in zip(energies, setup_s, times, strict=True)])
+        return Draws(duration_s, total_j / duration_s, steps, times, energies, values,
+                     setup_s, setup_j, overhead)
+
+
+def _energy(record: TrialRecord, scope: str) -> float:
+    if scope == "host":
+        return float((record.cpu_energy_j or 0.0) + (record.dram_energy_j or 0.0))
+    return float(record.energy_j or 0.0)
+
+
+def _usable(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """COMPLETE records with a curve (a pruned one's curve ends before its budget)."""
+    out = [r for r in records if r.state == "COMPLETE" and r.curve]
+    if not out:
+        raise ConfigError("recorded replay needs COMPLETE trial records with curves, got none")
+    return out
+
+
+def fit_curve(calibration: Calibration, records: Sequence[TrialRecord],
+              direction: Literal["minimize", "maximize"]) -> CurveModel:
+    """A curve model fitted on other ``records`` with the calibration's features (for a
+    calibration written before curve models, or curves from another study of the same
+    space).
+
+    Raises:
+        ConfigError: fewer than 4 records with curves.
+    """
+    model = fit_curve_model(records, calibration.features, calibration.resource_param,
+                            direction)
+    if model is None:
+        raise ConfigError(f"a learning-curve model needs >= 4 trials with curves, but "
+                          f"{len(records)} records have fewer")
+    return model

@@ -21,7 +21,7 @@ def write_timeline(path: Path, tl: Timeline, instance_names: list[str]) -> tuple
     CSV columns: ``worker, start_s, end_s, state, power_w, study, trial`` (``trial`` -1 for
     waiting without a job and idle); ``power_w`` is IT power before PUE. In the chart each
     worker is a row, busy intervals are coloured by power (one colour scale, W), waiting
-    intervals hatched in grey, idle ones light.
+    intervals hatched in grey, idle ones light, the framework's time between trials orange.
 
     Returns:
         The CSV and PNG paths.
@@ -71,11 +71,14 @@ def _gantt(png: Path, tl: Timeline) -> None:
     idle = state == 2
     ax.barh(worker[idle], width[idle], left=start[idle], height=0.8, color="0.93",
             label="idle")
+    over = state == 3
+    ax.barh(worker[over], width[over], left=start[over], height=0.8, color="#f4a261",
+            label="between trials (sampler, start-up)")
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="busy power (W)")
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("worker")
     ax.invert_yaxis()
-    if wait.any() or idle.any():
+    if wait.any() or idle.any() or over.any():
         ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     with atomic_open(png, "wb") as fh:

@@ -28,6 +28,8 @@ class ResolvedStudy:
             ``busy_kw`` holds the host share only.
         usd_per_accelerator_hour: rental rate, NaN when the campaign has no pricing.
         calibration: fitted per-trial cost models, replacing ``duration`` and the power model.
+        trial_overhead_s: the framework's seconds before each trial, or ``None`` (the
+            calibration's measured overhead, else none).
     """
 
     name: str
@@ -45,6 +47,7 @@ class ResolvedStudy:
     usd_per_accelerator_hour: float
     power_how: tuple[str, ...]
     calibration: Calibration | None = None
+    trial_overhead_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,7 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
         usd_per_accelerator_hour=_rate(pricing, sources, f"price ({cfg.name})"),
         power_how=tuple(how),
         calibration=calibration,
+        trial_overhead_s=cfg.trial_overhead_s,
     )
 
 

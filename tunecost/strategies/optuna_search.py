@@ -2,7 +2,7 @@
 
 Example:
     >>> cfg = OptunaSearchConfig.model_validate({
-    ...     "kind": "optuna", "n_trials": 50, "n_evaluations": 8,
+    ...     "kind": "optuna", "n_trials": 50, "report": {"every": 1, "resource": 12},
     ...     "sampler": {"name": "TPESampler", "kwargs": {"n_startup_trials": 10}},
     ...     "pruner": {"name": "MedianPruner", "kwargs": {"n_warmup_steps": 2}}})
     >>> search = cfg.build()
@@ -19,8 +19,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunecost.exceptions import ConfigError, MissingExtraError
-from tunecost.strategies._base import _Config
-from tunecost.strategies._replay import ObjectiveConfig, ReplayOnly
+from tunecost.report_schedule import ReportSchedule
+from tunecost.strategies._replay import ObjectiveConfig, ReplayConfig, ReplayOnly
 
 __all__ = ["SAMPLERS", "PRUNERS", "OptunaSearch", "OptunaSearchConfig", "PrunerSpec",
            "SamplerSpec"]
@@ -83,20 +83,25 @@ class PrunerSpec(BaseModel):
 
 @dataclass(frozen=True)
 class OptunaSearch(ReplayOnly):
-    """An Optuna study: ``n_trials`` asked and told, ``n_evaluations`` reports each.
+    """An Optuna study: ``n_trials`` asked and told, each reporting on a schedule.
 
     Attributes:
         n_trials: trials asked, int >= 1.
-        n_evaluations: intermediate values each full trial reports (steps ``1..n``, evenly
-            spaced in training progress; the last at the trial's end), int >= 1.
+        n_evaluations: ``count`` of evenly spaced reports (``report: {count: n}``), or
+            ``None``.
+        report: the step numbers trials report at, in the objective's units, or ``None``:
+            then ``n_evaluations``, else the calibration's measured schedule, else 8
+            reports.
         sampler, pruner: the Optuna classes and their keyword arguments.
         objective: where the surrogate's values come from.
     """
 
     name: ClassVar[str] = "optuna"
+    default_reports: ClassVar[int] = 8
 
     n_trials: int
-    n_evaluations: int
+    n_evaluations: int | None
+    report: ReportSchedule | None
     sampler: SamplerSpec
     pruner: PrunerSpec
     objective: ObjectiveConfig
@@ -128,24 +133,23 @@ class OptunaSearch(ReplayOnly):
         return self.pruner.build()
 
 
-class OptunaSearchConfig(_Config):
+class OptunaSearchConfig(ReplayConfig):
     """``{"kind": "optuna", "n_trials": 200, "sampler": {"name": "TPESampler"},
-    "pruner": {"name": "MedianPruner"}, "n_evaluations": 8}``.
+    "pruner": {"name": "MedianPruner"}, "report": {"every": 1}}``.
 
-    The sampler and pruner kwargs are checked by building them once when the config loads.
+    ``report`` gives the step numbers trials report at (see :class:`ReplayConfig`). The
+    sampler and pruner kwargs are checked by building them once when the config loads.
     """
 
     kind: Literal["optuna"] = "optuna"
-    n_trials: Annotated[int, Field(gt=0)]
-    n_evaluations: Annotated[int, Field(gt=0)] = 8
+    n_trials: Annotated[int, Field(gt=0, le=10_000_000)]
     sampler: SamplerSpec = SamplerSpec(name="TPESampler")
     pruner: PrunerSpec = PrunerSpec(name="NopPruner")
-    objective: ObjectiveConfig = ObjectiveConfig()
 
     def build(self) -> OptunaSearch:
         """Build the :class:`OptunaSearch` (checking the sampler and pruner construct)."""
-        search = OptunaSearch(self.n_trials, self.n_evaluations, self.sampler, self.pruner,
-                              self.objective)
+        search = OptunaSearch(self.n_trials, self.n_evaluations, self.report, self.sampler,
+                              self.pruner, self.objective)
         search.make_sampler(seed=0)
         search.make_pruner()
         return search

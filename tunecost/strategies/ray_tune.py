@@ -3,8 +3,10 @@
 Configurations are drawn at random from the search space (Ray Tune's default
 ``BasicVariantGenerator``); the scheduler decides, from the reported values, which trials
 stop, pause or continue. Parameters mirror ``ray.tune.schedulers`` with
-``time_attr="training_iteration"`` (one iteration = one of ``n_evaluations`` evenly spaced
-reports), so ``max_t`` is ``n_evaluations``.
+``time_attr="training_iteration"``: iteration ``k`` is a trial's ``k``-th report, at the step
+its report schedule gives (``report: {every: 1}`` for a trainable reporting each epoch, or
+the calibration's measured schedule), so ``grace_period`` and ``max_t`` are in the
+trainable's own iterations.
 
 Example:
     >>> cfg = RayTuneConfig.model_validate({"kind": "ray_tune", "n_trials": 64,
@@ -20,8 +22,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunecost.strategies._base import _Config
-from tunecost.strategies._replay import ObjectiveConfig, ReplayOnly
+from tunecost.report_schedule import ReportSchedule
+from tunecost.strategies._replay import ObjectiveConfig, ReplayConfig, ReplayOnly
 
 __all__ = [
     "ASHASchedulerConfig",
@@ -44,12 +46,14 @@ class ASHASchedulerConfig(_Sched):
 
     Attributes:
         grace_period: first rung, iterations.
+        max_t: a trial stops at this iteration (default: its last report).
         reduction_factor: rung spacing and kept fraction, > 1.
         brackets: brackets, each trial drawn into one (Ray's weights, our generator).
     """
 
     name: Literal["asha"] = "asha"
     grace_period: Annotated[int, Field(ge=1)] = 1
+    max_t: Annotated[int, Field(ge=1)] | None = None
     reduction_factor: Annotated[float, Field(gt=1)] = 4.0
     brackets: Annotated[int, Field(ge=1)] = 1
 
@@ -60,9 +64,11 @@ class HyperBandSchedulerConfig(_Sched):
 
     Attributes:
         reduction_factor: ``eta`` > 1.
+        max_t: iterations of a full trial (default, and at most: its reports).
     """
 
     name: Literal["hyperband"] = "hyperband"
+    max_t: Annotated[int, Field(ge=1)] | None = None
     reduction_factor: Annotated[float, Field(gt=1)] = 3.0
 
 
@@ -111,29 +117,34 @@ class RayTuneSearch(ReplayOnly):
 
     Attributes:
         n_trials: trials (``num_samples``), int >= 1.
-        n_evaluations: iterations of a full trial (``max_t``), int >= 1.
+        n_evaluations: ``count`` of evenly spaced reports (``report: {count: n}``), or
+            ``None``.
+        report: the step numbers trials report at, or ``None``: then ``n_evaluations``,
+            else the calibration's measured schedule, else 16 reports.
         scheduler: the scheduler's configuration.
         objective: where the surrogate's values come from.
     """
 
     name: ClassVar[str] = "ray_tune"
+    default_reports: ClassVar[int] = 16
 
     n_trials: int
-    n_evaluations: int
+    n_evaluations: int | None
+    report: ReportSchedule | None
     scheduler: ASHASchedulerConfig | HyperBandSchedulerConfig | MedianStoppingConfig | PBTConfig
     objective: ObjectiveConfig
 
 
-class RayTuneConfig(_Config):
-    """``{"kind": "ray_tune", "n_trials": 100, "n_evaluations": 27,
-    "scheduler": {"name": "hyperband", "reduction_factor": 3}}``."""
+class RayTuneConfig(ReplayConfig):
+    """``{"kind": "ray_tune", "n_trials": 100, "report": {"every": 1},
+    "scheduler": {"name": "asha", "grace_period": 1, "max_t": 12}}``; ``n_evaluations: n``
+    is short for ``report: {count: n}``."""
 
     kind: Literal["ray_tune"] = "ray_tune"
-    n_trials: Annotated[int, Field(gt=0)]
-    n_evaluations: Annotated[int, Field(gt=0)] = 16
+    n_trials: Annotated[int, Field(gt=0, le=10_000_000)]
     scheduler: SchedulerConfig = ASHASchedulerConfig()
-    objective: ObjectiveConfig = ObjectiveConfig()
 
     def build(self) -> RayTuneSearch:
         """Build the :class:`RayTuneSearch`."""
-        return RayTuneSearch(self.n_trials, self.n_evaluations, self.scheduler, self.objective)
+        return RayTuneSearch(self.n_trials, self.n_evaluations, self.report, self.scheduler,
+                             self.objective)
