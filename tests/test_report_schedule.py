@@ -42,6 +42,13 @@ def test_bad_schedules_name_the_rule(bad):
         ReportSchedule(**bad)
 
 
+def test_a_budget_from_a_parameter_is_capped_too():
+    """``every`` with no budget in the schedule takes each trial's budget: a huge one is
+    refused with the rule, not turned into millions of reports."""
+    with pytest.raises(ConfigError, match="at most 100,000"):
+        ReportSchedule(every=1).steps_for(1e9)
+
+
 def test_a_budget_is_needed():
     with pytest.raises(ConfigError, match="budget"):
         ReportSchedule(every=1).steps_for()

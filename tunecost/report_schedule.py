@@ -92,6 +92,9 @@ class ReportSchedule(BaseModel):
                               f"hold, but got resource={r}")
         if self.every is not None:
             n = int(math.floor(r / self.every + 1e-9))
+            if n > 100_000:
+                raise ConfigError(f"a trial reports at most 100,000 times, but every "
+                                  f"{self.every:g} steps of a budget of {r:g} is {n:,}")
             out = self.every * np.arange(1, n + 1, dtype=float)
         elif self.count is not None:
             d = math.floor(r / self.count)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["WAIT", "Job", "Policy"]
+from tunecost.units import W_PER_KW
+
+__all__ = ["WAIT", "Job", "Policy", "between_trials_kw", "mean_kw"]
 
 
 class _Wait:
@@ -63,6 +66,20 @@ class Job:
         if self.busy_kw_at is None:
             return self.busy_kw
         return self.busy_kw_at[-1 if index is None else index]
+
+
+def mean_kw(offsets_s: list[float], joules: list[float], host_kw: float) -> list[float]:
+    """Mean IT power from a job's start to each offset, kW: the host's share plus the
+    accelerator energy used so far over the time so far (``Job.busy_kw_at``)."""
+    return [host_kw + (j / o / W_PER_KW if o > 0 else 0.0)
+            for o, j in zip(offsets_s, joules, strict=True)]
+
+
+def between_trials_kw(host_kw: float, idle_kw: float) -> float:
+    """IT power of a slot during the framework's overhead, kW: the accelerator idles and the
+    host works (the idle figure includes the host's); the host's share alone where the
+    accelerator's idle power is unknown (NaN)."""
+    return host_kw if math.isnan(idle_kw) else idle_kw
 
 
 class Policy(Protocol):

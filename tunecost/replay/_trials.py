@@ -7,9 +7,8 @@ import math
 import numpy as np
 
 from tunecost.exceptions import ConfigError
-from tunecost.replay._job import Job
+from tunecost.replay._job import Job, between_trials_kw, mean_kw
 from tunecost.replay.surrogate import Draws, Surrogate
-from tunecost.units import W_PER_KW
 
 __all__ = ["TrialBank"]
 
@@ -92,9 +91,7 @@ class TrialBank:
             t_a, e_a = times[start_iter - 1], energy[start_iter - 1]
         marks = [*decisions, end_iter]
         offsets = [base_s + times[k - 1] - t_a for k in marks]
-        joules = [base_j + energy[k - 1] - e_a for k in marks]
-        kw_at = [host + (j / o / W_PER_KW if o > 0 else 0.0) for o, j in zip(offsets, joules,
-                                                                             strict=True)]
+        kw_at = mean_kw(offsets, [base_j + energy[k - 1] - e_a for k in marks], host)
         fr = self.fraction[trial]
         return Job(
             trial=trial,
@@ -106,7 +103,7 @@ class TrialBank:
             data=data,
             busy_kw_at=kw_at,
             overhead_s=self.overhead_s[trial],
-            overhead_kw=host if math.isnan(self.idle_kw) else self.idle_kw,
+            overhead_kw=between_trials_kw(host, self.idle_kw),
         )
 
     def replace(self, trial: int, params: dict[str, np.ndarray], *,

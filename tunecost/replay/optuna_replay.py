@@ -18,14 +18,13 @@ result for the same seed.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from tunecost.calibrate.fit import ParamSpace
 from tunecost.exceptions import ConfigError
-from tunecost.replay._job import Job, _Wait
+from tunecost.replay._job import Job, _Wait, between_trials_kw, mean_kw
 from tunecost.replay.surrogate import Surrogate
 from tunecost.strategies.optuna_search import OptunaSearch
 from tunecost.units import W_PER_KW
@@ -89,8 +88,7 @@ class OptunaPolicy:
         self.with_params = surrogate.calibration is not None
         self.host_kw = host_kw
         self.idle_kw = idle_kw
-        # Between trials the accelerator idles and the host works.
-        self.overhead_kw = host_kw if math.isnan(idle_kw) else idle_kw
+        self.overhead_kw = between_trials_kw(host_kw, idle_kw)
         self.rng = rng
         self.asked = 0
         self.stopped = False  # GridSampler exhausted its grid
@@ -107,10 +105,9 @@ class OptunaPolicy:
         params = ({k: np.asarray([v]) for k, v in trial.params.items()}
                   if self.with_params else None)
         d = self.surrogate.draw(params, 1, rng=self.rng, numbers=[number])
-        times, energy = d.times_s[0], np.nan_to_num(d.energy_j[0])
+        times = d.times_s[0]
         steps = [_int_step(s) for s in d.steps[0]]
-        kw_at = [self.host_kw + (e / t / W_PER_KW if t > 0 else 0.0)
-                 for t, e in zip(times, energy, strict=True)]
+        kw_at = mean_kw(times.tolist(), np.nan_to_num(d.energy_j[0]).tolist(), self.host_kw)
         busy_kw = self.host_kw + float(np.nan_to_num(d.accel_w[0])) / W_PER_KW
         return Job(trial=number, duration_s=float(d.duration_s[0]),
                    # The last report is at the trial's end exactly.
