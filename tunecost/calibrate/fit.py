@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -31,10 +32,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import optimize, stats
 
 from tunecost._atomic import atomic_open
+from tunecost._direction import normalize_direction
+from tunecost._errors import one_line
 from tunecost._rng import RngLike, as_generator
 from tunecost.calibrate.curves import CurveModel
 from tunecost.calibrate.records import TrialRecord
@@ -52,13 +55,19 @@ __all__ = [
     "LogLinearInteractions",
     "OverheadLogLinear",
     "ParamSpace",
+    "ParamCondition",
     "PowerModel",
+    "REACHED_PARAM",
     "SeedNoise",
     "TargetModel",
+    "active_masks",
+    "check_records",
     "evaluate_on",
     "fit_calibration",
     "infer_space",
+    "sample_space",
     "seed_noise",
+    "suggest_space",
 ]
 
 _FIT_STATES = ("COMPLETE", "PRUNED")
@@ -388,6 +397,31 @@ def _form_from_dict(name: str, d: Mapping[str, Any]) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+Category = str | bool | int | float
+"""A categorical value as sampled (Optuna's choices may be any of these)."""
+
+REACHED_PARAM = "tunecost:reached"
+"""Design column of a trial's reached share of its budget, ``(last step + offset) / (budget
++ offset)`` (1 for a complete trial), for studies whose budget is not a hyperparameter: a
+pruned trial is fitted as the part of a full run it did. Predictions without it are of full
+runs."""
+
+
+class ParamCondition(BaseModel):
+    """When a dimension of a conditional search space is active.
+
+    Attributes:
+        parent: the categorical parameter it hangs under (``classifier``).
+        values: the parent's values under which it is sampled (``["SVC"]``); the parent must
+            itself be active.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    parent: str
+    values: list[Category] = Field(min_length=1)
+
+
 class ParamSpace(BaseModel):
     """One dimension of a search space.
 
@@ -397,6 +431,8 @@ class ParamSpace(BaseModel):
         log: sample log-uniformly (needs ``low > 0``).
         step: grid step of an ``int`` dimension from ``low`` (linear scale only).
         choices: the values of a ``categorical`` dimension.
+        condition: where the dimension is sampled only under some values of a categorical
+            parent (Optuna's define-by-run branches), that condition; ``None``: always.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -406,7 +442,8 @@ class ParamSpace(BaseModel):
     high: float | None = None
     log: bool = False
     step: int | None = Field(default=None, ge=1)
-    choices: list[str | bool | int | float] | None = None
+    choices: list[Category] | None = None
+    condition: ParamCondition | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ParamSpace:
@@ -416,12 +453,16 @@ class ParamSpace(BaseModel):
             return self
         if self.low is None or self.high is None or not self.low <= self.high:
             raise ConfigError(f"low <= high must hold, but got (low={self.low}, high={self.high})")
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ConfigError(
+                f"low and high must be finite, but got (low={self.low}, high={self.high})")
         if self.log and self.low <= 0:
             raise ConfigError(f"a log dimension needs low > 0, but got low={self.low}")
         return self
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        """Draw values of this dimension, shape ``shape``."""
+        """Draw values of this dimension, shape ``shape`` (its condition is not applied:
+        :func:`sample_space` does that)."""
         if self.type == "categorical":
             assert self.choices is not None
             return np.asarray(self.choices)[rng.integers(len(self.choices), size=shape)]
@@ -439,9 +480,213 @@ class ParamSpace(BaseModel):
         return x
 
 
+def _shape_of(params: Mapping[str, Any]) -> tuple[int, ...]:
+    shapes = [np.shape(v) for v in params.values()]
+    return np.broadcast_shapes(*shapes) if shapes else ()
+
+
+def _present(x: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Where a parameter array holds a value: not NaN (numbers) and not ``None`` (objects)."""
+    a = np.asarray(x)
+    if a.dtype.kind == "f":
+        out = ~np.isnan(a)
+    elif a.dtype.kind == "O":
+        out = np.vectorize(lambda v: v is not None and not (isinstance(v, float) and v != v),
+                           otypes=[bool])(a) if a.size else np.zeros(a.shape, bool)
+    else:
+        out = np.ones(a.shape, dtype=bool)
+    return np.broadcast_to(out, shape)
+
+
+def _equals(x: Any, value: Category, shape: tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype.kind in "biuf" and isinstance(value, str):
+        return np.zeros(shape, dtype=bool)  # a number is never the string category
+    if a.dtype.kind in "US" and not isinstance(value, str):
+        return np.zeros(shape, dtype=bool)
+    return np.broadcast_to(np.asarray(a == value, dtype=bool), shape)
+
+
+def active_masks(space: Mapping[str, ParamSpace], params: Mapping[str, Any]
+                 ) -> dict[str, np.ndarray]:
+    """Where each parameter of ``params`` (and each conditional one of ``space``) is active.
+
+    A value is active where it is present (not NaN/``None``) and, for a conditional
+    dimension, its parent is active and takes one of the condition's values (nested branches
+    follow their chain). A conditional parameter missing from ``params`` is inactive.
+
+    Args:
+        space: the search space with its conditions.
+        params: ``{name: array of shape S}``.
+
+    Returns:
+        ``{name: bool array of shape S}``.
+
+    Raises:
+        ConfigError: conditions that form a cycle.
+
+    Example:
+        >>> space = {"clf": ParamSpace(type="categorical", choices=["RF", "SVC"]),
+        ...          "c": ParamSpace(type="float", low=0.1, high=10,
+        ...                          condition=ParamCondition(parent="clf", values=["SVC"]))}
+        >>> active_masks(space, {"clf": np.array(["SVC", "RF"]),
+        ...                      "c": np.array([1.0, 2.0])})["c"].tolist()
+        [True, False]
+    """
+    shape = _shape_of(params)
+    out: dict[str, np.ndarray] = {}
+
+    def mask(name: str, chain: tuple[str, ...]) -> np.ndarray:
+        if name in out:
+            return out[name]
+        if name in chain:
+            raise ConfigError(
+                f"search-space conditions must not form a cycle, but got {' -> '.join(chain)}"
+                f" -> {name}")
+        m = (_present(params[name], shape) if name in params
+             else np.zeros(shape, dtype=bool))
+        dim = space.get(name)
+        if dim is not None and dim.condition is not None:
+            cond = dim.condition
+            if cond.parent not in params and cond.parent not in space:
+                raise ConfigError(
+                    f"{name!r} is conditional on {cond.parent!r}, which is not in the space")
+            parent_m = mask(cond.parent, (*chain, name))
+            hit = np.zeros(shape, dtype=bool)
+            for value in cond.values if cond.parent in params else ():
+                hit |= _equals(params[cond.parent], value, shape)
+            m = m & parent_m & hit
+        out[name] = m
+        return m
+
+    for name in [*params, *(k for k, d in space.items() if d.condition is not None)]:
+        mask(name, ())
+    return out
+
+
+def sample_space(space: Mapping[str, ParamSpace], shape: tuple[int, ...],
+                 rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Draw every dimension of ``space``, shape ``shape``, honouring its conditions.
+
+    A conditional dimension is NaN (numbers, then float even for ``int``) or ``None``
+    (categories, then an object array) where its condition does not hold: the trial never
+    suggested it. Without conditions the draws are exactly :meth:`ParamSpace.sample`'s, in
+    the space's order.
+    """
+    out = {name: dim.sample(shape, rng) for name, dim in space.items()}
+    if not any(d.condition is not None for d in space.values()):
+        return out
+    masks = active_masks(space, out)
+    for name, dim in space.items():
+        if dim.condition is None:
+            continue
+        if dim.type == "categorical":
+            x = out[name].astype(object)
+            x[~masks[name]] = None
+        else:
+            x = out[name].astype(float)
+            x[~masks[name]] = np.nan
+        out[name] = x
+    return out
+
+
+def suggest_space(trial: Any, space: Mapping[str, ParamSpace]) -> dict[str, Any]:
+    """Ask an Optuna trial (``study.ask()``) for the active dimensions of ``space`` only.
+
+    Define-by-run, in the space's order (a parent before its children), with the same
+    distributions as the space's: an Optuna sampler sees exactly the parameters the real
+    objective suggested. Returns the suggested values (``trial.params``).
+    """
+    values: dict[str, Any] = {}
+    for name, dim in space.items():
+        cond = dim.condition
+        if cond is not None and not (cond.parent in values and any(
+                values[cond.parent] == v and type(values[cond.parent]) is type(v)
+                for v in cond.values)):
+            continue
+        if dim.type == "categorical":
+            values[name] = trial.suggest_categorical(name, list(dim.choices or []))
+        elif dim.type == "int":
+            values[name] = trial.suggest_int(name, int(dim.low or 0), int(dim.high or 0),
+                                             step=1 if dim.log else (dim.step or 1),
+                                             log=dim.log)
+        else:
+            values[name] = trial.suggest_float(name, float(dim.low or 0.0),
+                                               float(dim.high or 0.0), log=dim.log)
+    return values
+
+
 def _ks_uniform(x: np.ndarray) -> float:
     lo, hi = x.min(), x.max()
     return float(stats.kstest((x - lo) / (hi - lo), "uniform").statistic)
+
+
+def _union_names(records: Sequence[Any]) -> list[str]:
+    """Parameter names of ``records`` (TrialRecords or param dicts), in first-seen order."""
+    names: dict[str, None] = {}
+    for r in records:
+        names.update(dict.fromkeys(r.params if isinstance(r, TrialRecord) else r))
+    return list(names)
+
+
+def _is_category(v: Any) -> bool:
+    return isinstance(v, str | bool)
+
+
+def check_records(records: Sequence[TrialRecord]) -> None:
+    """Refuse records no calibration can be fitted on, with one line naming what is wrong.
+
+    Raises:
+        ConfigError: no records; a parameter that is a category (string, bool) in one trial
+            and a number in another.
+    """
+    if not records:
+        raise ConfigError("records must hold at least one trial, but got none")
+    first: dict[str, tuple[int, Any]] = {}
+    for r in records:
+        for name, v in r.params.items():
+            if name not in first:
+                first[name] = (r.number, v)
+                continue
+            number, v0 = first[name]
+            if _is_category(v) != _is_category(v0) or (
+                    isinstance(v, bool) != isinstance(v0, bool)):
+                raise ConfigError(
+                    f"params[{name!r}] must have one type in every trial (a number, a string "
+                    f"or a bool), but trial {number} has {v0!r} and trial {r.number} has {v!r}")
+
+
+def _infer_conditions(records: Sequence[TrialRecord], names: Sequence[str],
+                      space: dict[str, ParamSpace]) -> dict[str, ParamSpace]:
+    """Add the condition of each parameter absent from some records: the first categorical
+    parameter (in order) whose values tell exactly where it is present."""
+    out = dict(space)
+    for name in names:
+        has = [name in r.params for r in records]
+        if all(has):
+            continue
+        for parent in names:
+            dim = out[parent]
+            if parent == name or dim.type != "categorical":
+                continue
+            on = {json.dumps(r.params[parent]) for r, h in zip(records, has, strict=True)
+                  if h and parent in r.params}
+            if not on or not all(parent in r.params for r, h in zip(records, has, strict=True)
+                                 if h):
+                continue
+            values = [c for c in dim.choices or [] if json.dumps(c) in on]
+            trial = {**out, name: out[name].model_copy(
+                update={"condition": ParamCondition(parent=parent, values=values)})}
+            cols = _param_columns(records, names)
+            cols[name] = np.ones(len(records))  # present everywhere: the mask is the condition
+            try:
+                masks = active_masks(trial, cols)
+            except ConfigError:
+                continue  # a cycle through this parent
+            if masks[name].tolist() == has:
+                out = trial
+                break
+    return out
 
 
 def infer_space(records: Sequence[TrialRecord]) -> dict[str, ParamSpace]:
@@ -454,16 +699,22 @@ def infer_space(records: Sequence[TrialRecord]) -> dict[str, ParamSpace]:
     max/min rule would call it log). Integers on a linear scale keep their greatest common
     step (``d_model`` 128, 256, 384, 512 → step 128).
 
+    A parameter absent from some records is conditional: its range is the one seen where it
+    is present, and its :class:`ParamCondition` names the first categorical parameter whose
+    values tell exactly where it is present (Optuna's ``classifier`` → ``svc_c``); where no
+    parameter does, it has no condition (sampled always).
+
     Args:
-        records: trials of one study; every record must have the same parameter names.
+        records: trials of one study.
 
     Returns:
-        ``{name: ParamSpace}``, in the records' parameter order.
+        ``{name: ParamSpace}``, in the records' parameter order (first seen).
     """
-    names = _param_names(records)
+    check_records(records)
+    names = _union_names(records)
     space: dict[str, ParamSpace] = {}
     for name in names:
-        vals = [r.params[name] for r in records]
+        vals = [r.params[name] for r in records if name in r.params]
         if any(isinstance(v, str | bool) for v in vals):
             space[name] = ParamSpace(type="categorical", choices=sorted(set(vals), key=str))
             continue
@@ -478,7 +729,7 @@ def infer_space(records: Sequence[TrialRecord]) -> dict[str, ParamSpace]:
         space[name] = ParamSpace(
             type="int" if is_int else "float", low=lo, high=hi, log=log, step=step
         )
-    return space
+    return _infer_conditions(records, names, space)
 
 
 class FeatureSpec(BaseModel):
@@ -486,75 +737,144 @@ class FeatureSpec(BaseModel):
 
     Attributes:
         param: parameter name.
-        kind: ``linear``, ``log`` (``log x``) or ``onehot`` (``x == category``).
+        kind: ``linear``, ``log`` (``log x``), ``onehot`` (``x == category``) or ``active``
+            (1 where the parameter is active, for one absent from some trials whose presence
+            the other columns do not already tell).
         category: the category of a one-hot column.
-        center, scale: standardisation of the transformed value.
+        center, scale: standardisation of the transformed value (over the trials where the
+            parameter is active).
+        optional: the parameter is absent from some trials (a conditional branch): where it
+            is inactive its value columns are 0 (the standardised mean), so only its
+            active trials inform their coefficients.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     param: str
-    kind: Literal["linear", "log", "onehot"]
-    category: str | bool | int | float | None = None
+    kind: Literal["linear", "log", "onehot", "active"]
+    category: Category | None = None
     center: float = 0.0
     scale: float = 1.0
+    optional: bool = False
 
 
-def _param_names(records: Sequence[TrialRecord]) -> list[str]:
-    names = list(records[0].params)
-    for r in records:
-        if set(r.params) != set(names):
-            raise ConfigError(
-                "every record must have the same parameter names, but got "
-                f"{sorted(names)} and {sorted(r.params)} (trial {r.number})"
-            )
-    return names
+def _param_columns(records: Sequence[Any], names: Sequence[str]) -> dict[str, np.ndarray]:
+    """``{name: array (n,)}`` of records' (or param dicts') parameters; an absent one is NaN
+    (numbers) or ``None`` (categories, object array)."""
+    rows = [r.params if isinstance(r, TrialRecord) else r for r in records]
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        vals = [row.get(name) for row in rows]
+        if all(v is not None for v in vals):
+            out[name] = np.asarray(vals)
+        elif any(_is_category(v) for v in vals):
+            out[name] = np.asarray(vals, dtype=object)
+        else:
+            out[name] = np.asarray([np.nan if v is None else v for v in vals], dtype=float)
+    return out
 
 
-def _raw_columns(spec: FeatureSpec, params: Mapping[str, Any]) -> np.ndarray:
-    if spec.param not in params:
+def _raw_columns(spec: FeatureSpec, params: Mapping[str, Any],
+                 active: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The transformed (not yet standardised) column; NaN where the parameter is inactive."""
+    if spec.param == REACHED_PARAM and spec.param not in params:
+        return np.zeros(()) if spec.kind == "log" else np.ones(())  # a full run
+    if spec.param not in params and not spec.optional:
         raise ConfigError(f"params must include {spec.param!r}, but got {sorted(params)}")
-    x = np.asarray(params[spec.param])
+    shape = _shape_of(params)
+    on = active.get(spec.param, np.zeros(shape, dtype=bool))
+    if spec.kind == "active":
+        return on.astype(float)
+    if not on.any():
+        return np.full(shape, np.nan)
+    x = np.broadcast_to(np.asarray(params[spec.param]), shape)
     if spec.kind == "onehot":
-        return (x == spec.category).astype(float)
-    x = x.astype(float)
+        return np.where(on, _equals(x, spec.category, shape), np.nan)  # type: ignore[arg-type]
+    if x.dtype.kind in "OUS":
+        bad = [v for v in x[on].ravel().tolist() if not isinstance(v, int | float)
+               or isinstance(v, bool)]
+        if bad:
+            raise ConfigError(
+                f"{spec.param!r} is a number in the cost model, but got {bad[0]!r}")
+        x = np.where(on, x, np.nan)
+    x = np.where(on, x.astype(float), np.nan)
     if spec.kind == "log":
-        if np.any(x <= 0):
+        if np.any(x[on] <= 0):
             raise ConfigError(
                 f"{spec.param!r} enters the cost model in log, so it must be > 0, "
-                f"but got min {x.min()}"
+                f"but got min {x[on].min()}"
             )
-        return np.log(x)
+        return np.log(x, where=on, out=np.full(shape, np.nan))
     return x
 
 
-def _build_features(rows: list[dict[str, Any]]) -> list[FeatureSpec]:
+def _build_features(params: Mapping[str, np.ndarray], active: Mapping[str, np.ndarray]
+                    ) -> list[FeatureSpec]:
+    """Feature specs of the design, from the fitted trials' parameter columns (n,)."""
     specs: list[FeatureSpec] = []
-    for name in rows[0]:
-        vals = [row[name] for row in rows]
-        if any(isinstance(v, str | bool) for v in vals):
-            cats = sorted(set(vals), key=str)
-            # Drop the first category: it is absorbed by the intercept.
-            raw = [FeatureSpec(param=name, kind="onehot", category=c) for c in cats[1:]]
-        else:
+    for name, col in params.items():
+        on = active[name]
+        optional = not bool(on.all())
+        vals = col[on]
+        raw: list[FeatureSpec] = []
+        if len(vals) and any(_is_category(v) for v in vals.tolist()):
+            cats = sorted(set(vals.tolist()), key=str)
+            # Drop the first category: the intercept (or the branch's indicator) absorbs it.
+            raw = [FeatureSpec(param=name, kind="onehot", category=c, optional=optional)
+                   for c in cats[1:]]
+        elif len(vals):
             x = np.asarray(vals, dtype=float)
-            if np.ptp(x) == 0:
-                continue
-            wide = x.min() > 0 and x.max() / x.min() > _LOG_FEATURE_RATIO
-            raw = [FeatureSpec(param=name, kind="log" if wide else "linear")]
+            if np.ptp(x) > 0:
+                wide = x.min() > 0 and x.max() / x.min() > _LOG_FEATURE_RATIO
+                raw = [FeatureSpec(param=name, kind="log" if wide else "linear",
+                                   optional=optional)]
+        if optional:
+            raw.append(FeatureSpec(param=name, kind="active", optional=True))
         for spec in raw:
-            col = _raw_columns(spec, {name: np.asarray(vals)})
-            sd = float(col.std())
+            c = _raw_columns(spec, params, active)
+            c = c[on] if spec.kind != "active" else c
+            sd = float(c.std())
             if sd > 0:
-                specs.append(spec.model_copy(update={"center": float(col.mean()), "scale": sd}))
-    return specs
+                specs.append(spec.model_copy(update={"center": float(c.mean()), "scale": sd}))
+    return _drop_redundant_indicators(specs, params, active)
 
 
-def _design(specs: Sequence[FeatureSpec], params: Mapping[str, Any]) -> np.ndarray:
-    cols = [(_raw_columns(s, params) - s.center) / s.scale for s in specs]
-    if not cols:
+def _drop_redundant_indicators(specs: list[FeatureSpec], params: Mapping[str, np.ndarray],
+                               active: Mapping[str, np.ndarray]) -> list[FeatureSpec]:
+    """Leave out each ``active`` column the intercept and the other columns already span
+    (a branch parameter's indicator is its parent's one-hot): a collinear design would make
+    the least-squares coefficients arbitrary."""
+    base = [s for s in specs if s.kind != "active"]
+    n = len(next(iter(params.values())))
+    A = np.column_stack([np.ones(n), *(_standard(s, params, active) for s in base)])
+    kept = list(base)
+    for s in (s for s in specs if s.kind == "active"):
+        trial = np.column_stack([A, _standard(s, params, active)])
+        if np.linalg.matrix_rank(trial, tol=1e-8 * max(1.0, n)) > np.linalg.matrix_rank(
+                A, tol=1e-8 * max(1.0, n)):
+            A = trial
+            kept.append(s)
+    return [s for s in specs if s in kept]
+
+
+def _standard(spec: FeatureSpec, params: Mapping[str, Any],
+              active: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The standardised column; 0 (the active trials' mean) where the parameter is
+    inactive."""
+    col = (_raw_columns(spec, params, active) - spec.center) / spec.scale
+    return np.nan_to_num(col, nan=0.0)
+
+
+def _design(specs: Sequence[FeatureSpec], params: Mapping[str, Any],
+            space: Mapping[str, ParamSpace] | None = None) -> np.ndarray:
+    """Design matrix ``S + (p,)`` of parameter arrays of shape ``S``; ``space`` gives the
+    conditions under which each parameter is active."""
+    if not specs:
         raise ConfigError("no hyperparameter varies in the records, so there is nothing to fit")
-    return np.stack(np.broadcast_arrays(*cols), axis=-1)
+    active = active_masks(space or {}, params)
+    shape = _shape_of(params)
+    cols = [np.broadcast_to(_standard(s, params, active), shape) for s in specs]
+    return np.stack(cols, axis=-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -767,12 +1087,19 @@ class Calibration(BaseModel):
     Attributes:
         study: study name of the records.
         accelerator: catalog accelerator whose idle/TDP bound the power model, if given.
-        power_low_w, power_high_w: those bounds, W (observed-range fallback without one).
+        power_low_w, power_high_w: those bounds, W (observed-range fallback without one;
+            ``power_high_w`` is ``None`` in a duration-only calibration).
         n_records: trials fitted.
+        n_pruned: of which pruned (fitted at the resource they reached).
         resource_param: parameter equal to the trial's fidelity (e.g. ``steps``), if any.
+        direction: the objective's direction the curves were fitted with (``None`` in files
+            written before it was stored).
         features: how parameters enter the design matrix.
-        space: the search space (inferred, then overridden by the user's).
-        duration, energy: the chosen models.
+        space: the search space (inferred, then overridden by the user's), with the
+            conditions of a conditional space.
+        duration, energy: the chosen models; ``energy`` is ``None`` in a duration-only
+            calibration (no usable energy readings): a simulation then takes power from the
+            study's power model or the catalog, and says it is estimated.
         energy_scope: what ``energy`` models: ``accelerator`` energy where every trial has
             it, else ``host`` (CPU + DRAM) energy, e.g. for a CPU-only study.
         energy_estimated: whether any fitted energy figure was an estimate, not a reading.
@@ -786,6 +1113,7 @@ class Calibration(BaseModel):
         trial_overhead: the framework's per-trial overhead between trials, from the records'
             timestamps.
         seed_noise: run-to-run noise, if configurations were repeated.
+        notes: what the fit left out or estimated (trials, readings), one line each.
 
     Example:
         >>> recs = [TrialRecord(number=i, state="COMPLETE", params={"steps": s},
@@ -801,9 +1129,11 @@ class Calibration(BaseModel):
     study: str
     accelerator: str | None
     power_low_w: float
-    power_high_w: float
+    power_high_w: float | None
     n_records: int
+    n_pruned: int = 0
     resource_param: str | None
+    direction: Literal["minimize", "maximize"] | None = None
     features: list[FeatureSpec]
     space: dict[str, ParamSpace]
     duration: TargetModel
@@ -817,10 +1147,16 @@ class Calibration(BaseModel):
     setup: SetupTime | None = None
     trial_overhead: TrialOverhead | None = None
     seed_noise: SeedNoise | None = None
+    notes: list[str] = Field(default_factory=list)
 
     def design(self, params: Mapping[str, Any]) -> np.ndarray:
-        """Design matrix, shape ``S + (n_features,)``, for parameter arrays of shape ``S``."""
-        return _design(self.features, params)
+        """Design matrix, shape ``S + (n_features,)``, for parameter arrays of shape ``S``.
+
+        A conditional parameter is inactive where its condition does not hold, whatever its
+        value (a sampler that draws every dimension gets the branch's cost), and where it is
+        NaN / ``None`` or missing from ``params``.
+        """
+        return _design(self.features, params, self.space)
 
     def predict_duration_s(self, params: Mapping[str, Any]) -> np.ndarray:
         """Median trial wall time, s, shape ``S``."""
@@ -876,18 +1212,20 @@ class Calibration(BaseModel):
 
     def sample_params(self, n_shape: int | tuple[int, ...], *, rng: RngLike = None
                       ) -> dict[str, np.ndarray]:
-        """Draw hyperparameters uniformly (log-uniformly where ``log``) from :attr:`space`.
+        """Draw hyperparameters uniformly (log-uniformly where ``log``) from :attr:`space`,
+        each conditional one only where its condition holds (:func:`sample_space`).
 
         Args:
             n_shape: output shape ``S``, e.g. ``(n_reps, n_trials)``.
             rng: seed or generator.
 
         Returns:
-            ``{name: array of shape S}``; ints as int64.
+            ``{name: array of shape S}``; ints as int64 (a conditional one: float, NaN where
+            inactive; a conditional category: ``None`` there).
         """
         gen = as_generator(rng)
         shape = (n_shape,) if isinstance(n_shape, int) else tuple(n_shape)
-        return {name: dim.sample(shape, gen) for name, dim in self.space.items()}
+        return sample_space(self.space, shape, gen)
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically (a temporary file, then a rename)."""
@@ -896,8 +1234,20 @@ class Calibration(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
-        """Read a calibration written by :meth:`save`."""
-        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        """Read a calibration written by :meth:`save` (any version: fields added later take
+        their defaults).
+
+        Raises:
+            ConfigError: the file cannot be read, or is not a calibration (one line).
+        """
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the calibration: {one_line(exc)}") from None
+        try:
+            return cls.model_validate_json(text)
+        except (ValidationError, ConfigError) as exc:
+            raise ConfigError(f"{path}: not a calibration file ({one_line(exc)})") from None
 
     def _energy_model(self) -> Any:
         if self.energy is None:
@@ -955,32 +1305,118 @@ def _resource_param(records: Sequence[TrialRecord]) -> str | None:
         return None
     for name, v in complete[0].params.items():
         if isinstance(v, int | float) and not isinstance(v, bool) and all(
-            r.params[name] == r.fidelity for r in complete
+            r.params.get(name) == r.fidelity for r in complete
         ):
             return name
     return None
 
 
-def _energy_scope(records: Sequence[TrialRecord]) -> Literal["accelerator", "host"] | None:
-    """Which energy the records measure on every trial: the accelerator's, else the host's."""
-    if all(r.energy_j is not None and r.energy_j > 0 for r in records):
-        return "accelerator"
-    if all(r.cpu_energy_j is not None and r.cpu_energy_j > 0 for r in records):
-        return "host"
-    return None
+def _reached_shares(records: Sequence[TrialRecord]) -> dict[int, float] | None:
+    """Share of its budget each pruned trial ran, by record index, for a study whose budget
+    is not a hyperparameter (``None`` without pruned trials or complete ones to set it).
+
+    The budget is the complete trials' median last step. Steps counted from 0 (Optuna's
+    ``for step in range(n_epochs): trial.report(v, step)``) are shifted by the report
+    spacing, so a trial pruned at its first report (step 0) ran one report's work, not none.
+    """
+    complete = [r.fidelity for r in records if r.state == "COMPLETE" and r.fidelity is not None]
+    pruned = {i: r.fidelity for i, r in enumerate(records)
+              if r.state == "PRUNED" and r.fidelity is not None}
+    if not complete or not pruned:
+        return None
+    steps = np.array([*complete, *pruned.values()], dtype=float)
+    if np.any(steps < 0):
+        return None
+    offset = 0.0
+    if steps.min() == 0:
+        positive = steps[steps > 0]
+        if not positive.size:
+            return None
+        integral = np.all(positive == np.round(positive))
+        offset = (float(np.gcd.reduce(positive.astype(np.int64))) if integral
+                  else float(positive.min()))
+    budget = float(np.median(complete)) + offset
+    if budget <= 0:
+        return None
+    return {i: min((float(f) + offset) / budget, 1.0) for i, f in pruned.items()}
+
+
+def _host_energy_j(record: TrialRecord) -> float | None:
+    if record.cpu_energy_j is None:
+        return None
+    return record.cpu_energy_j + (record.dram_energy_j or 0.0)
+
+
+def _energy_targets(records: Sequence[TrialRecord], notes: list[str]
+                    ) -> tuple[Literal["accelerator", "host"] | None, np.ndarray | None]:
+    """Which energy the fit models, and its per-trial targets, J (``None``: no energy model).
+
+    The accelerator's where every trial has a reading and most are positive, else the host's
+    (CPU + DRAM). A reading of 0 J is below the meter's resolution (the CPU estimate moves in
+    0.12 J steps; a short trial may read no step at all): it is fitted at half the smallest
+    positive reading, and a note (and a warning) gives the count. Where energy cannot be
+    modelled, a note and a warning say why.
+    """
+    n = len(records)
+    why = []
+    for scope, get in (("accelerator", lambda r: r.energy_j), ("host", _host_energy_j)):
+        vals = [get(r) for r in records]
+        have = [v for v in vals if v is not None]
+        if not have:
+            continue
+        if len(have) < n:
+            why.append(f"{n - len(have)} of {n} trials have no {scope} energy reading")
+            continue
+        y = np.asarray(vals, dtype=float)
+        positive = y[y > 0]
+        if positive.size < max(2, (n + 1) // 2):
+            why.append(f"{n - positive.size} of {n} trials read 0 J of {scope} energy")
+            continue
+        if positive.size < n:
+            floor = 0.5 * float(positive.min())
+            note = (f"{n - positive.size} of {n} trials read 0 J of {scope} energy (below "
+                    f"the meter's resolution); fitted at {floor:.3g} J, half the smallest "
+                    "reading")
+            notes.append(note)
+            warnings.warn(note, stacklevel=3)
+            y = np.where(y > 0, y, floor)
+        return scope, y  # type: ignore[return-value]
+    if why:
+        note = ("no energy model: " + "; ".join(why)
+                + "; energy will be estimated from the study's power model or the catalog")
+        notes.append(note)
+        warnings.warn(note, stacklevel=3)
+    return None, None
 
 
 def _trial_energy_j(record: TrialRecord, scope: str | None) -> float | None:
     if scope == "accelerator":
         return record.energy_j
-    if scope == "host" and record.cpu_energy_j is not None:
-        return record.cpu_energy_j + (record.dram_energy_j or 0.0)
+    if scope == "host":
+        return _host_energy_j(record)
     return None
 
 
 def _energy_estimated(record: TrialRecord, scope: str | None) -> bool:
     source = record.energy_source if scope == "accelerator" else record.cpu_energy_source
     return source == "estimated"
+
+
+def _direction_of(records: Sequence[TrialRecord], direction: str | None
+                  ) -> Literal["minimize", "maximize"]:
+    """The given direction, else the records' ``attrs["direction"]`` (Optuna's importer)
+    or ``attrs["mode"]`` (Ray Tune's), else ``minimize``."""
+    if direction is not None:
+        return normalize_direction(direction, field="direction")
+    seen = {str(r.attrs.get("direction", r.attrs.get("mode"))) for r in records
+            if r.attrs.get("direction", r.attrs.get("mode")) is not None}
+    if not seen:
+        return "minimize"
+    found = {normalize_direction(v, field='records\' attrs["direction"]') for v in seen}
+    if len(found) > 1:
+        raise ConfigError(f'records\' attrs["direction"] must be one direction, but got '
+                          f"{sorted(seen)}")
+    return found.pop()
 
 
 def fit_calibration(
@@ -991,22 +1427,33 @@ def fit_calibration(
     space: Mapping[str, Mapping[str, Any] | ParamSpace] | None = None,
     duration_forms: Sequence[str] = DURATION_FORMS,
     energy_forms: Sequence[str] = ENERGY_FORMS,
-    direction: Literal["minimize", "maximize"] = "minimize",
+    direction: str | None = None,
     repeats: Sequence[TrialRecord] = (),
     rng: RngLike = 0,
 ) -> Calibration:
     """Fit per-trial duration and energy models, search space and learning curves.
 
-    COMPLETE and PRUNED records are fitted. A pruned trial ran only to its ``fidelity``; when
-    a parameter equals the fidelity on every complete trial (``steps``), a pruned trial is
-    fitted as a trial with that parameter set to its fidelity, so cost scales with the
-    resource actually used. Otherwise pruned trials are left out (their cost could not be told
-    apart from a full trial's). Each target's form is chosen by ``n_folds``-fold
-    cross-validated median absolute % error (the same shuffled folds for every candidate),
-    then refitted on all trials.
+    COMPLETE and PRUNED records are fitted. A pruned trial ran only to its ``fidelity`` (the
+    last step it reported). When a parameter equals the fidelity on every complete trial
+    (``steps``), a pruned trial is fitted as a trial with that parameter set to its fidelity,
+    so cost scales with the resource actually used. Otherwise (a fixed budget: Optuna's
+    ``partial_fit`` loop over epochs) a pruned trial is fitted with its reached share of the
+    complete trials' budget as a feature (:data:`REACHED_PARAM`), so per-step cost is learnt
+    from every trial and full-run cost from the complete ones; predictions are of full runs.
+    Only a pruned trial without any reported step is left out (a note says how many).
+
+    A conditional search space (parameters absent from some trials) is fitted with each
+    branch parameter's columns 0 where it is inactive and a branch indicator where the
+    parent's one-hot does not already give one; the space stores the inferred conditions.
+
+    Each target's form is chosen by ``n_folds``-fold cross-validated median absolute % error
+    (the same shuffled folds for every candidate), then refitted on all trials. Without
+    energy readings (or with too few positive ones) the calibration is duration-only
+    (``energy`` ``None``): a simulation takes power from the study's power model or the
+    catalog.
 
     Args:
-        records: measured trials of one study (same parameter names in each).
+        records: measured trials of one study.
         accelerator: catalog name; its idle and TDP power bound ``power_model``. Without it
             (and without a common ``record.accelerator``) the bounds are half the lowest and
             twice the highest observed mean power.
@@ -1014,7 +1461,9 @@ def fit_calibration(
         space: search-space dimensions overriding the inferred ones
             (``{"lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}``).
         duration_forms, energy_forms: candidate forms (keys of :data:`FORMS`).
-        direction: whether the objective is minimised or maximised (for learning curves).
+        direction: whether the objective is minimised or maximised (for learning curves),
+            any spelling :func:`~tunecost._direction.normalize_direction` takes; default:
+            the records' ``attrs["direction"]`` (or Ray's ``attrs["mode"]``), else minimize.
         repeats: extra records with repeated configurations, used only for :attr:`seed_noise`.
         rng: seed or generator for the fold shuffle.
 
@@ -1022,38 +1471,57 @@ def fit_calibration(
         The frozen calibration; same inputs and seed give identical JSON.
 
     Raises:
-        ConfigError: too few usable trials, bad ``n_folds``, unknown form or accelerator.
+        ConfigError: no records, a parameter of two types, too few usable trials, bad
+            ``n_folds``, unknown form, direction or accelerator.
     """
     from tunecost import catalog  # local: the catalog loads CSVs, only needed here
 
+    check_records(records)
+    direction = _direction_of(records, direction)
     gen = as_generator(rng)
+    notes: list[str] = []
     resource = _resource_param(records)
+    shares = _reached_shares(records) if resource is None else None
     used: list[TrialRecord] = []
     rows: list[dict[str, Any]] = []
-    for r in records:
+    unplaced = 0
+    for i, r in enumerate(records):
         if r.state not in _FIT_STATES or r.duration_s <= 0:
             continue
-        params = dict(r.params)
+        params: dict[str, Any] = dict(r.params)
         if r.state == "PRUNED":
-            if resource is None or r.fidelity is None:
+            if resource is not None and r.fidelity is not None and r.fidelity > 0:
+                params[resource] = r.fidelity
+            elif shares is not None and i in shares:
+                params[REACHED_PARAM] = shares[i]
+            else:
+                unplaced += 1
                 continue
-            params[resource] = r.fidelity
+        elif shares is not None:
+            params[REACHED_PARAM] = 1.0
         used.append(r)
         rows.append(params)
+    if unplaced:
+        note = (f"{unplaced} pruned trial(s) left out: no reported step places them against "
+                "the complete trials' budget")
+        notes.append(note)
+        warnings.warn(note, stacklevel=2)
     if not 2 <= n_folds <= len(used):
         raise ConfigError(
             f"2 <= n_folds <= usable trials must hold, but got (n_folds={n_folds}, "
             f"usable trials={len(used)})"
         )
-    _param_names(used)
-    features = _build_features(rows)
-    X = _design(features, {k: np.asarray([row[k] for row in rows]) for k in rows[0]})
+    full_space = infer_space(used)
+    for name, dim in (space or {}).items():
+        full_space[name] = dim if isinstance(dim, ParamSpace) else ParamSpace(**dim)
+    cols = _param_columns(rows, _union_names(rows))
+    features = _build_features(cols, active_masks(full_space, cols))
+    X = _design(features, cols, full_space)
     duration_s = np.array([r.duration_s for r in used])
     folds = _folds(len(used), n_folds, gen)
 
     accel_name = accelerator or _common([r.accelerator for r in used])
-    scope = _energy_scope(used)
-    have_energy = scope is not None
+    scope, energy_j = _energy_targets(used, notes)
     if accel_name is not None and scope == "accelerator":
         spec = catalog.accelerator(accel_name)
         if spec.idle_w is None:
@@ -1061,38 +1529,36 @@ def fit_calibration(
                 f"power bounds need the accelerator's idle_w, but {spec.name} has none"
             )
         lo_w, hi_w, accel_name = float(spec.idle_w), float(spec.tdp_w), spec.name
-    elif have_energy:
-        p = np.array([_trial_energy_j(r, scope) for r in used]) / duration_s
+    elif energy_j is not None:
+        p = energy_j / duration_s
         lo_w, hi_w = 0.5 * float(p.min()), 2.0 * float(p.max())
     else:
         lo_w, hi_w = 0.0, math.inf
 
     duration, d_resid = _select(tuple(duration_forms), X, duration_s, folds, FitContext())
     energy = corr = None
-    if have_energy:
-        energy_j = np.array([_trial_energy_j(r, scope) for r in used], dtype=float)
+    if energy_j is not None:
         ctx = FitContext(duration_s=duration_s, duration_form=duration.form,
                          power_low_w=lo_w, power_high_w=hi_w)
         forms = tuple(f for f in energy_forms if f != "power_model" or math.isfinite(hi_w))
         energy, e_resid = _select(forms, X, energy_j, folds, ctx)
-        corr = float(np.corrcoef(d_resid, e_resid)[0, 1]) if len(used) > 2 else None
-
-    full_space = infer_space(used)
-    for name, dim in (space or {}).items():
-        full_space[name] = dim if isinstance(dim, ParamSpace) else ParamSpace(**dim)
+        if len(used) > 2 and np.std(d_resid) > 0 and np.std(e_resid) > 0:
+            corr = float(np.corrcoef(d_resid, e_resid)[0, 1])
     return Calibration(
         study=_common([r.study for r in used]) or "mixed",
         accelerator=accel_name,
         power_low_w=lo_w,
-        power_high_w=hi_w,
+        power_high_w=hi_w if math.isfinite(hi_w) else None,
         n_records=len(used),
+        n_pruned=sum(r.state == "PRUNED" for r in used),
         resource_param=resource,
+        direction=direction,
         features=features,
         space=full_space,
         duration=duration,
         energy=energy,
         energy_scope=scope or "accelerator",
-        energy_estimated=have_energy and any(_energy_estimated(r, scope) for r in used),
+        energy_estimated=energy is not None and any(_energy_estimated(r, scope) for r in used),
         log_residual_corr=corr,
         learning_curve=_fit_learning_curve(used, direction),
         curve_model=fit_curve_model(used, features, resource, direction),
@@ -1100,6 +1566,7 @@ def fit_calibration(
         setup=SetupTime.measure([r for r in used if r.state == "COMPLETE"]),
         trial_overhead=TrialOverhead.measure(records),
         seed_noise=seed_noise([*used, *repeats]),
+        notes=notes,
     )
 
 
@@ -1117,13 +1584,14 @@ def fit_curve_model(records: Sequence[TrialRecord], features: Sequence[FeatureSp
             and (resource is None or float(r.params.get(resource, 0) or 0) > 0)]
     if len(recs) < 4:
         return None
-    names = {f.param for f in features}
+    required = {f.param for f in features if not f.optional and f.param != REACHED_PARAM}
     for r in recs:
-        if not names <= set(r.params):
+        if not required <= set(r.params):
             raise ConfigError(
                 f"the curve model's records must have the calibration's parameters "
-                f"{sorted(names)}, but trial {r.number} has {sorted(r.params)}")
-    X = _design(features, {k: np.asarray([r.params[k] for r in recs]) for k in names})
+                f"{sorted(required)}, but trial {r.number} has {sorted(r.params)}")
+    names = [n for n in dict.fromkeys(f.param for f in features) if n != REACHED_PARAM]
+    X = _design(features, _param_columns(recs, names))
     steps = [np.array([p.step for p in r.curve], dtype=float) for r in recs]
     positions = (steps if resource is None
                  else [s / float(r.params[resource]) for s, r in zip(steps, recs, strict=True)])
@@ -1166,7 +1634,7 @@ def evaluate_on(calibration: Calibration, records: Sequence[TrialRecord]) -> dic
     recs = [r for r in records if r.state == "COMPLETE"]
     if not recs:
         raise ConfigError("evaluate_on needs at least one COMPLETE record, but got none")
-    params = {k: np.asarray([r.params[k] for r in recs]) for k in recs[0].params}
+    params = _param_columns(recs, _union_names(recs))
     d_pred = calibration.predict_duration_s(params)
     d_meas = np.array([r.duration_s for r in recs])
     e_meas_list = [_trial_energy_j(r, calibration.energy_scope) for r in recs]

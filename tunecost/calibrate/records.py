@@ -10,11 +10,12 @@ lines are a subset of this format (their ``val_loss`` is the ``value``).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tunecost._atomic import atomic_open
 from tunecost.exceptions import ConfigError
@@ -52,7 +53,9 @@ class CurvePoint(BaseModel):
         energy_j: accelerator energy since the trial started, J (``None`` if not measured).
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Every number finite: a NaN or inf step, time or energy is refused here, at the boundary,
+    # instead of turning into a NaN total downstream.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     step: float
     value: float
@@ -67,7 +70,9 @@ class TrialRecord(BaseModel):
         study: study name.
         number: trial number within the study.
         state: ``COMPLETE``, ``PRUNED`` or ``FAIL`` (pruned and failed trials cost too).
-        params: hyperparameters as sampled.
+        params: hyperparameters as sampled; a parameter absent from a trial was not active in
+            it (a conditional search space: ``svc_c`` only where ``classifier`` is ``SVC``).
+            Values are finite numbers, strings or booleans.
         value: final objective value (``None`` for failed trials).
         duration_s: wall time of the trial, s.
         energy_j: accelerator energy of the trial (all its devices), J.
@@ -80,7 +85,8 @@ class TrialRecord(BaseModel):
         attrs: anything else the source recorded (model size, FLOPs, utilisation, ...).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Finite numbers only (see CurvePoint); ``params`` and ``attrs`` are checked by hand.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     study: str = "study"
     number: int = Field(ge=0)
@@ -98,6 +104,15 @@ class TrialRecord(BaseModel):
     fidelity: float | None = None
     curve: list[CurvePoint] = Field(default_factory=list)
     attrs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _finite_params(cls, params: Any) -> Any:
+        # Before the union validation, so a NaN gives one message, not one per member type.
+        for name, value in params.items() if isinstance(params, dict) else ():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"params[{name!r}] must be a finite number, but got {value}")
+        return params
 
     @property
     def estimated(self) -> bool:
