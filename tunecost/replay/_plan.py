@@ -39,8 +39,8 @@ class PlanPolicy:
         else:
             params = study.calibration.sample_params((n_trials,), rng=dur_rng)
             full_s, energy_j = study.calibration.sample_costs(params, rng=dur_rng)
-            assert energy_j is not None  # checked when the calibration was loaded
-            busy_kw = busy_kw + energy_j / full_s / W_PER_KW
+            if energy_j is not None:  # else duration-only: busy_kw holds the estimated power
+                busy_kw = busy_kw + energy_j / full_s / W_PER_KW
         t = plan.trial
         self.duration_s = (full_s[t] * plan.fidelity[0] * plan.cost_factor).tolist()
         self.busy_kw = busy_kw[t].tolist()

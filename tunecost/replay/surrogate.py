@@ -41,7 +41,13 @@ from typing import Any, Literal
 import numpy as np
 
 from tunecost.calibrate.curves import CurveModel
-from tunecost.calibrate.fit import Calibration, ParamSpace, fit_curve_model
+from tunecost.calibrate.fit import (
+    Calibration,
+    ParamSpace,
+    fit_curve_model,
+    sample_space,
+    suggest_space,
+)
 from tunecost.calibrate.records import TrialRecord
 from tunecost.calibrate.timing import TrialOverhead
 from tunecost.durations import DurationModel
@@ -145,7 +151,19 @@ class Surrogate:
         calibration)."""
         if self.calibration is None:
             return None
-        return {name: dim.sample((n,), rng) for name, dim in self.space.items()}
+        return sample_space(self.space, (n,), rng)
+
+    def ask(self, study: Any, distributions: Mapping[str, Any]) -> Any:
+        """``study.ask`` a trial of :attr:`space`: with ``distributions`` (Optuna's, of the
+        space) in one call where the space has no conditions, else define-by-run, so the
+        sampler is asked only the parameters active under the trial's own choices
+        (:func:`~tunecost.calibrate.fit.suggest_space`)."""
+        space = self.space
+        if not any(d.condition is not None for d in space.values()):
+            return study.ask(dict(distributions))
+        trial = study.ask()
+        suggest_space(trial, space)
+        return trial
 
     def recorded_params(self, number: int) -> dict[str, Any] | None:
         """The parameters of the record trial ``number`` replays (``None`` unless recorded),
@@ -190,8 +208,9 @@ class Surrogate:
                 raise ConfigError("a calibrated surrogate needs hyperparameters, got None")
             params = self._complete(params, n)
             duration_s, energy_j = cal.sample_costs(params, rng=rng)
-            assert energy_j is not None  # checked when the calibration was loaded
-            energy_total = energy_j
+            # A duration-only calibration: the study's busy power (estimated) applies, as
+            # without a calibration.
+            energy_total = np.full(n, np.nan) if energy_j is None else energy_j
             budget = self.budget(params, n)
         steps = [self.schedule.steps_for(b) for b in budget]
         # A noisy short draw keeps some training time after the set-up.

@@ -88,11 +88,7 @@ def _load_calibration(cfg: StudyCalibrationConfig, study: str) -> Calibration:
             f"study {study!r} takes its cost from a calibration, but none was given: "
             "pass --calibration FILE or set calibration.path"
         )
-    try:
-        calibration = Calibration.load(cfg.path)
-    except ValueError as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"{cfg.path}: not a calibration file ({first})") from None
+    calibration = Calibration.load(cfg.path)  # ConfigError: one line naming the file
     if cfg.search_space is not None:
         space = dict(calibration.space)
         for name, dim in cfg.search_space.items():
@@ -103,8 +99,8 @@ def _load_calibration(cfg: StudyCalibrationConfig, study: str) -> Calibration:
                 )
             space[name] = ParamSpace.model_validate(dim)
         calibration = calibration.model_copy(update={"space": space})
-    if calibration.energy is None:
-        raise ConfigError(f"{cfg.path}: the calibration has no energy model (no measured energy)")
+    # A duration-only calibration (energy None) is fine: power then comes from the study's
+    # power model or the catalog (see _study), and the sources say it is estimated.
     return calibration
 
 
@@ -119,20 +115,36 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
             for name, model in (("duration", calibration.duration), ("energy", calibration.energy))
             if model is not None
         ]
+        energy_note = (
+            f"energy of the {calibration.energy_scope}"
+            + (" (ESTIMATED, not measured)" if calibration.energy_estimated else "")
+            if calibration.energy is not None
+            else "no energy model: energy ESTIMATED from the "
+            + ("study's power model" if cfg.power is not None else "catalog accelerator's TDP")
+            + ", not measured"
+        )
         sources[f"calibration ({cfg.name})"] = (
             f"{cfg.calibration.path}: {calibration.n_records} trials of {calibration.study!r}; "
-            f"CV median abs error {', '.join(errors)}; energy of the {calibration.energy_scope}"
-            + (" (ESTIMATED, not measured)" if calibration.energy_estimated else "")
+            f"CV median abs error {', '.join(errors)}; {energy_note}"
         )
     for name, share in cfg.hardware.shares.items():
         acc = catalog.accelerator(name)
         names.append(acc.name)
         shares.append(share)
-        if cfg.power is not None:
+        measured = calibration is not None and calibration.energy is not None
+        if cfg.power is not None and not measured:
+            # No calibration, or a duration-only one: the study's power model.
             power = cfg.power.resolve(acc)
             busy.append((g * power.busy_w + cfg.host_power_w) / W_PER_KW)
             idle_w = power.idle_w
             how.append(f"{acc.name}: {power.how}")
+        elif calibration is not None and not measured:
+            # Duration-only calibration and no power model: the catalog's TDP, an upper
+            # estimate (ML CO2 Impact's), flagged as such.
+            busy.append((g * acc.tdp_w + cfg.host_power_w) / W_PER_KW)
+            idle_w = acc.idle_w
+            how.append(f"{acc.name}: ESTIMATED at TDP {acc.tdp_w:g} W (the calibration has "
+                       f"no energy model) + host {cfg.host_power_w:g} W")
         else:
             busy.append(cfg.host_power_w / W_PER_KW)
             idle_w = acc.idle_w
@@ -181,8 +193,8 @@ def _expected_trial(study: ResolvedStudy) -> tuple[float, float]:
         rng = np.random.default_rng(0)
         params = study.calibration.sample_params(4096, rng=rng)
         duration_s, energy_j = study.calibration.sample_costs(params, rng=rng)
-        assert energy_j is not None  # checked when the calibration was loaded
-        accel_kw = float(energy_j.mean() / duration_s.mean()) / W_PER_KW
+        # Duration-only: busy_kw already holds the estimated accelerator power.
+        accel_kw = 0.0 if energy_j is None else float(energy_j.mean() / duration_s.mean()) / W_PER_KW
         return float(duration_s.mean()) / S_PER_H, accel_kw + float(study.shares @ study.busy_kw)
     mean_s = getattr(study.duration, "mean_s", None)
     if mean_s is None:
