@@ -334,3 +334,136 @@ def test_real_repeats_evaluated_with_calib_random() -> None:
     assert math.isfinite(out["duration_mdape_pct"]) and math.isfinite(out["energy_mdape_pct"])
     sn = seed_noise(repeats)
     assert sn is not None and [c.n for c in sn.configs] == [6, 6]
+
+
+# --- pruned studies, zero readings, bad records, direction ------------------------------------
+
+
+def _pruned_sgd_study(tmp_path: Path, n_trials: int = 30) -> str:
+    """Optuna's pruning example, small: SGDClassifier.partial_fit on digits, MedianPruner,
+    plain Optuna (no measuring wrapper), on SQLite."""
+    optuna = pytest.importorskip("optuna")
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_va, y_tr, y_va = train_test_split(X, y, random_state=0)
+    classes = np.unique(y)
+
+    def objective(trial: optuna.Trial) -> float:
+        clf = SGDClassifier(alpha=trial.suggest_float("alpha", 1e-5, 1e-1, log=True),
+                            random_state=0)
+        for step in range(12):
+            clf.partial_fit(X_tr, y_tr, classes=classes)
+            acc = float(clf.score(X_va, y_va))
+            trial.report(acc, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return acc
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{tmp_path / 'pruned.db'}"
+    study = optuna.create_study(storage=storage, study_name="sgd", direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=0),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5))
+    study.optimize(objective, n_trials=n_trials)
+    return storage
+
+
+def test_real_pruned_study_calibrates_on_every_trial(tmp_path: Path) -> None:
+    from tunecost.calibrate.fit import REACHED_PARAM
+    from tunecost.calibrate.importers import from_optuna
+
+    recs = from_optuna(_pruned_sgd_study(tmp_path), "sgd")
+    n_pruned = sum(r.state == "PRUNED" for r in recs)
+    assert n_pruned >= 10  # the pruner did prune
+    cal = fit_calibration(recs, n_folds=5)
+    assert cal.n_records == len(recs) and cal.n_pruned == n_pruned and not cal.notes
+    assert REACHED_PARAM in {f.param for f in cal.features}
+    # Full runs are predicted from all trials: the complete ones' median wall time.
+    full_s = np.median([r.duration_s for r in recs if r.state == "COMPLETE"])
+    pred_s = np.median(cal.predict_duration_s(cal.sample_params(500, rng=0)))
+    assert pred_s == pytest.approx(full_s, rel=0.3)
+    # The earliest pruned trial, at step k of 0..11, ran (k + 1) / 12 of the work.
+    first = min((r for r in recs if r.state == "PRUNED"), key=lambda r: r.fidelity or 0)
+    share = (float(first.fidelity or 0) + 1) / 12
+    part = cal.predict_duration_s({"alpha": np.array([first.params["alpha"]]),
+                                   REACHED_PARAM: np.array([share])})[0]
+    assert part == pytest.approx(first.duration_s, rel=0.5)
+    assert share < 0.5 and part < 0.7 * pred_s
+    # Taken as full runs, the pruned trials would drag the prediction far down.
+    as_full = [r.model_copy(update={"state": "COMPLETE"}) for r in recs]
+    wrong = np.median(fit_calibration(as_full, n_folds=5).predict_duration_s(
+        cal.sample_params(500, rng=0)))
+    assert wrong < 0.7 * pred_s
+
+
+def test_a_zero_joule_reading_keeps_the_energy_model() -> None:
+    recs = _records_from(_dur_overhead, _energy_power, n=20)
+    host = [r.model_copy(update={"energy_j": None, "cpu_energy_j": r.energy_j,
+                                 "cpu_energy_source": "estimated"}) for r in recs]
+    host[3] = host[3].model_copy(update={"cpu_energy_j": 0.0})
+    with pytest.warns(UserWarning, match="1 of 20 trials read 0 J"):
+        cal = fit_calibration(host, n_folds=4)
+    assert cal.energy is not None and cal.energy_scope == "host" and cal.energy_estimated
+    assert "1 of 20 trials read 0 J" in cal.notes[0]
+    # Mostly zeros: no energy model, and a warning with the count.
+    zeros = [r.model_copy(update={"cpu_energy_j": 0.0 if i % 3 else r.cpu_energy_j})
+             for i, r in enumerate(host)]
+    with pytest.warns(UserWarning, match="no energy model: 14 of 20 trials read 0 J"):
+        dur_only = fit_calibration(zeros, n_folds=4)
+    assert dur_only.energy is None and dur_only.power_high_w is None
+
+
+def test_duration_only_calibration_is_written_and_loads(tmp_path: Path) -> None:
+    recs = [r.model_copy(update={"energy_j": None})
+            for r in _records_from(_dur_overhead, _energy_power, n=12)]
+    cal = fit_calibration(recs, n_folds=3)
+    assert cal.energy is None
+    path = tmp_path / "duration_only.json"
+    cal.save(path)
+    assert '"power_high_w": null' in path.read_text().replace("\n", " ").replace("  ", " ")
+    assert Calibration.load(path).model_dump() == cal.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("records", "match"),
+    [
+        ([], "records must hold at least one trial"),
+        ([{"params": {"lr": 0.1}}, {"params": {"lr": "high"}}],
+         r"params\['lr'\] must have one type .* trial 0 has 0.1 and trial 1 has 'high'"),
+        ([{"params": {"b": True}}, {"params": {"b": 3}}], r"params\['b'\] must have one type"),
+    ],
+)
+def test_records_that_break_rules_get_one_line(records: list, match: str) -> None:
+    recs = [TrialRecord(number=i, state="COMPLETE", duration_s=1.0 + i, **r)
+            for i, r in enumerate(records)]
+    with pytest.raises(ConfigError, match=match) as err:
+        fit_calibration(recs)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"params": {"lr": float("nan")}}, {"params": {"lr": float("inf")}},
+     {"duration_s": -1.0}, {"duration_s": float("nan")}, {"energy_j": -5.0},
+     {"energy_j": float("inf")}],
+)
+def test_non_finite_or_negative_records_are_refused(fields: dict) -> None:
+    base = {"number": 0, "state": "COMPLETE", "duration_s": 1.0, "params": {"lr": 0.1}}
+    with pytest.raises(ValueError, match="finite|greater than or equal") as err:
+        TrialRecord(**{**base, **fields})
+    assert len(err.value.errors()) == 1  # type: ignore[attr-defined]
+
+
+def test_direction_defaults_to_the_records_and_takes_any_spelling() -> None:
+    recs = _records_from(_dur_overhead, _energy_power, n=8)
+    up = [r.model_copy(update={"attrs": {"direction": "maximize"}}) for r in recs]
+    assert fit_calibration(up, n_folds=3).direction == "maximize"
+    assert fit_calibration(up, n_folds=3, direction="min").direction == "minimize"
+    assert fit_calibration(recs, n_folds=3).direction == "minimize"
+    ray = [r.model_copy(update={"attrs": {"mode": "max"}}) for r in recs]
+    assert fit_calibration(ray, n_folds=3).direction == "maximize"
+    with pytest.raises(ConfigError, match="direction must be one of"):
+        fit_calibration(recs, n_folds=3, direction="up")

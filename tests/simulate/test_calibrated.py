@@ -101,3 +101,73 @@ def test_missing_calibration_and_bad_space_are_clear(calib_path: Path) -> None:
 def test_study_needs_models_or_calibration() -> None:
     with pytest.raises(ValueError, match="needs duration and power"):
         CampaignConfig.model_validate(_campaign())
+
+
+def _duration_only(tmp_path: Path) -> Path:
+    recs = [r.model_copy(update={"energy_j": None, "energy_source": "none"})
+            for r in read_records(STUDY / "data" / "calib_random.jsonl")]
+    path = tmp_path / "duration_only.json"
+    fit_calibration(recs).save(path)
+    return path
+
+
+def test_duration_only_calibration_simulates_with_catalog_power(tmp_path: Path) -> None:
+    """No measured energy: the file loads, and energy is the catalog's TDP, flagged."""
+    path = _duration_only(tmp_path)
+    cfg = CampaignConfig.model_validate(_campaign(calibration={"path": str(path)}))
+    r = simulate(cfg, replicates=200, seed=0)
+    gpu_h, kwh = r.metrics["gpu_hours"], r.metrics["energy_kwh"]
+    assert np.all(np.isfinite(kwh)) and np.all(kwh > 0)
+    # Busy power is the H200's TDP (700 W) × PUE 1.2, the idle gaps aside.
+    np.testing.assert_allclose(kwh / gpu_h, 0.7 * 1.2, rtol=0.05)
+    source = r.summary()["assumptions"]["sources"]["calibration (s)"]
+    assert "ESTIMATED" in source and "not measured" in source
+
+
+def test_duration_only_calibration_through_the_cli(tmp_path: Path) -> None:
+    path = _duration_only(tmp_path)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(_campaign(calibration={})))
+    out = runner.invoke(app, ["simulate", str(cfg), "--replicates", "50", "--json",
+                              "--calibration", str(path)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["metrics"]["energy_kwh"]["p50"] > 0
+
+
+def test_unreadable_calibration_is_one_line(tmp_path: Path) -> None:
+    for body, match in (("{}", "not a calibration file"), (b"\xff\xfe", "cannot read")):
+        bad = tmp_path / "bad.json"
+        if isinstance(body, bytes):
+            bad.write_bytes(body)
+        else:
+            bad.write_text(body)
+        cfg = CampaignConfig.model_validate(_campaign(calibration={"path": str(bad)}))
+        with pytest.raises(ConfigError, match=match) as err:
+            simulate(cfg, replicates=2)
+        assert "\n" not in str(err.value)
+    cfg = CampaignConfig.model_validate(_campaign(calibration={"path": str(tmp_path)}))
+    with pytest.raises(ConfigError, match="cannot read"):
+        simulate(cfg, replicates=2)
+
+
+def test_conditional_calibration_simulates(tmp_path: Path) -> None:
+    from tunecost.calibrate.records import TrialRecord
+
+    rng = np.random.default_rng(0)
+    recs = []
+    for i in range(30):
+        if i % 2:
+            p: dict = {"classifier": "SVC", "svc_c": float(10 ** rng.uniform(-3, 3))}
+            d = 20.0 + 2 * np.log10(p["svc_c"])
+        else:
+            p = {"classifier": "RandomForest", "rf_max_depth": int(rng.integers(2, 33))}
+            d = 4.0 + p["rf_max_depth"]
+        recs.append(TrialRecord(number=i, state="COMPLETE", params=p, duration_s=d,
+                                energy_j=200.0 * d))
+    path = tmp_path / "cond.json"
+    fit_calibration(recs, n_folds=4, accelerator="h200").save(path)
+    cfg = CampaignConfig.model_validate(_campaign(calibration={"path": str(path)}))
+    r = simulate(cfg, replicates=100, seed=0)
+    per_trial_s = r.metrics["gpu_hours"] * 3600 / 40
+    assert np.all(np.isfinite(per_trial_s))
+    assert 10 < np.median(per_trial_s) < 25  # half ~20 s SVC, half ~21 s forests at depth 17
