@@ -1562,7 +1562,7 @@ def fit_calibration(
         log_residual_corr=corr,
         learning_curve=_fit_learning_curve(used, direction),
         curve_model=fit_curve_model(used, features, resource, direction),
-        report_schedule=_report_schedule(used, resource),
+        report_schedule=_report_schedule(used, resource, notes),
         setup=SetupTime.measure([r for r in used if r.state == "COMPLETE"]),
         trial_overhead=TrialOverhead.measure(records),
         seed_noise=seed_noise([*used, *repeats]),
@@ -1606,9 +1606,16 @@ def fit_curve_model(records: Sequence[TrialRecord], features: Sequence[FeatureSp
         return None  # too few trials share a report position: no model, say nothing wrong
 
 
-def _report_schedule(records: Sequence[TrialRecord], resource: str | None
-                     ) -> ReportSchedule | None:
+def _report_schedule(records: Sequence[TrialRecord], resource: str | None,
+                     notes: list[str] | None = None) -> ReportSchedule | None:
     complete = [r for r in records if r.state == "COMPLETE" and r.curve]
+    if any(p.step <= 0 for r in complete for p in r.curve):
+        # A ReportSchedule holds positive steps only; Optuna's ``range(n)`` loop reports
+        # from step 0. No schedule then (the strategy's ``report:`` gives it), and a note.
+        if notes is not None:
+            notes.append("report schedule not inferred: the curves report at step 0; give "
+                         "the strategy a report schedule")
+        return None
     budgets = [float(r.params[resource]) if resource is not None
                else float(r.fidelity if r.fidelity is not None else r.curve[-1].step)
                for r in complete]

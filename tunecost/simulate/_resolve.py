@@ -194,7 +194,8 @@ def _expected_trial(study: ResolvedStudy) -> tuple[float, float]:
         params = study.calibration.sample_params(4096, rng=rng)
         duration_s, energy_j = study.calibration.sample_costs(params, rng=rng)
         # Duration-only: busy_kw already holds the estimated accelerator power.
-        accel_kw = 0.0 if energy_j is None else float(energy_j.mean() / duration_s.mean()) / W_PER_KW
+        accel_kw = (0.0 if energy_j is None
+                    else float(energy_j.mean() / duration_s.mean()) / W_PER_KW)
         return float(duration_s.mean()) / S_PER_H, accel_kw + float(study.shares @ study.busy_kw)
     mean_s = getattr(study.duration, "mean_s", None)
     if mean_s is None:
