@@ -194,3 +194,31 @@ def test_real_optuna_conditional_sklearn_study(tmp_path: Path) -> None:
     assert Calibration.load(path).model_dump() == cal.model_dump()
     d = cal.predict_duration_s(cal.sample_params(200, rng=0))
     assert np.all(np.isfinite(d)) and np.all(d > 0)
+
+
+@pytest.mark.parametrize("energy", [True, False])
+def test_conditional_calibration_replays_an_optuna_study(tmp_path: Path, energy: bool) -> None:
+    """TPE and a median pruner on the simulated clock over a conditional calibration, with
+    measured energy and duration-only (power then from the catalog)."""
+    pytest.importorskip("optuna")
+    from tunecost.config import CampaignConfig
+    from tunecost.replay import replay
+
+    recs = [r if energy else r.model_copy(update={"energy_j": None})
+            for r in _branch_records()]
+    path = tmp_path / "cal.json"
+    fit_calibration(recs, n_folds=4, accelerator="h200" if energy else None).save(path)
+    cfg = CampaignConfig.model_validate({
+        "name": "c", "workers": 2, "pue": 1.0, "carbon": {"g_co2e_per_kwh": 300},
+        "studies": [{"name": "s", "hardware": {"accelerator": "h200"},
+                     "calibration": {"path": str(path)},
+                     "strategy": {"kind": "optuna", "n_trials": 12, "n_evaluations": 3,
+                                  "report": None,
+                                  "sampler": {"name": "TPESampler", "kwargs": {}},
+                                  "pruner": {"name": "NopPruner", "kwargs": {}}}}]})
+    r = replay(cfg, replicates=2, seed=0)
+    assert (r.metrics["n_trials"] == 12).all()
+    kwh, gpu_h = r.metrics["energy_kwh"], r.metrics["gpu_hours"]
+    assert np.all(np.isfinite(kwh)) and np.all(kwh > 0)
+    if not energy:  # the H200's TDP, 700 W
+        np.testing.assert_allclose(kwh / gpu_h, 0.7, rtol=0.1)

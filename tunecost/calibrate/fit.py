@@ -834,8 +834,12 @@ def _build_features(params: Mapping[str, np.ndarray], active: Mapping[str, np.nd
             c = _raw_columns(spec, params, active)
             c = c[on] if spec.kind != "active" else c
             sd = float(c.std())
+            # The reached share is centred on a full run, so every full run's column is 0
+            # (the learning-curve model, fitted on configured budgets, sees no constant).
+            center = (float(_raw_columns(spec, {}, {})) if name == REACHED_PARAM
+                      else float(c.mean()))
             if sd > 0:
-                specs.append(spec.model_copy(update={"center": float(c.mean()), "scale": sd}))
+                specs.append(spec.model_copy(update={"center": center, "scale": sd}))
     return _drop_redundant_indicators(specs, params, active)
 
 
@@ -1287,11 +1291,23 @@ def _select(
     for name in forms:
         if name not in FORMS:
             raise ConfigError(f"cost-model form must be one of {sorted(FORMS)}, but got {name!r}")
-        oof[name] = _cv_predict(name, X, y, folds, ctx)
-        ape = _ape_pct(oof[name], y)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            pred = _cv_predict(name, X, y, folds, ctx)
+        if not np.all(np.isfinite(pred) & (pred > 0)):
+            # A fold too small for the form (its extrapolation overflows): not a candidate.
+            continue
+        ape = _ape_pct(pred, y)
+        if not np.all(np.isfinite(ape)):
+            continue
+        oof[name] = pred
         mdape[name], mape[name] = float(np.median(ape)), float(np.mean(ape))
+    if not oof:
+        raise ConfigError(
+            f"no cost-model form of {list(forms)} predicts held-out trials finitely; more "
+            f"trials (or fewer folds) are needed, but got {len(y)} trials in {len(folds)} "
+            "folds")
     # Ties go to the earlier (simpler) form in the candidate order.
-    best = min(forms, key=lambda k: (round(mdape[k], 9), forms.index(k)))
+    best = min(oof, key=lambda k: (round(mdape[k], 9), forms.index(k)))
     resid = np.log(oof[best] / y)
     model = FORMS[best].fit(X, y, ctx=ctx)
     target = TargetModel(form=best, params=model.to_dict(), cv_mdape_pct=mdape, cv_mape_pct=mape,
