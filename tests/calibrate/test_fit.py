@@ -467,3 +467,18 @@ def test_direction_defaults_to_the_records_and_takes_any_spelling() -> None:
     assert fit_calibration(ray, n_folds=3).direction == "maximize"
     with pytest.raises(ConfigError, match="direction must be one of"):
         fit_calibration(recs, n_folds=3, direction="up")
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [('{"number": 0, "state": "COMPLETE", "duration_s": 1, "params": {"a": NaN}}',
+      r"params\['a'\] must be a finite number, but got nan"),
+     ('{"number": 0, "state": "COMPLETE", "duration_s": -1}', "duration_s: .*greater than or equal to 0"),
+     ("5", "not a trial record"), ('"x"', "not a trial record")],
+)
+def test_bad_record_lines_are_one_line(tmp_path: Path, line: str, match: str) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(ConfigError, match=match) as err:
+        read_records(path)
+    assert str(err.value).startswith(f"{path}:1: ") and "\n" not in str(err.value)

@@ -18,6 +18,13 @@ ones one-hot):
   penalty chosen by exact leave-one-out error on the training fold.
 - ``power_model`` (energy only): ``energy = duration × power`` with mean power bounded to
   ``[idle_w, tdp_w]`` through a sigmoid, so extrapolated power stays physical.
+
+Real studies are fitted as they ran: a **conditional** space (Optuna's ``classifier`` with
+branch-only ``svc_c`` / ``rf_max_depth``) gives each branch parameter columns that are 0
+where it is inactive, plus a branch indicator where the parent's one-hot does not already
+give one, and the space keeps each branch's :class:`ParamCondition`; **pruned** trials are
+fitted at the resource they reached; records without usable energy give a duration-only
+calibration that loads and simulates with an estimated power.
 """
 
 from __future__ import annotations

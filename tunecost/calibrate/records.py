@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tunecost._atomic import atomic_open
+from tunecost._errors import one_line
 from tunecost.exceptions import ConfigError
 
 __all__ = [
@@ -170,9 +171,8 @@ def read_records(path: str | Path) -> list[TrialRecord]:
             if "val_loss" in raw and "value" not in raw:
                 raw = _from_shared_data(raw, line_no - 1)
             records.append(TrialRecord.model_validate(raw))
-        except ValueError as exc:
-            first = str(exc).splitlines()[0]
-            raise ConfigError(f"{path}:{line_no}: not a trial record: {first}") from None
+        except (ValueError, TypeError, AttributeError) as exc:  # a line that is no object
+            raise ConfigError(f"{path}:{line_no}: not a trial record: {one_line(exc)}") from None
     if not records:
         raise ConfigError(f"{path}: no trial records")
     return records
