@@ -171,3 +171,26 @@ def test_conditional_calibration_simulates(tmp_path: Path) -> None:
     per_trial_s = r.metrics["gpu_hours"] * 3600 / 40
     assert np.all(np.isfinite(per_trial_s))
     assert 10 < np.median(per_trial_s) < 25  # half ~20 s SVC, half ~21 s forests at depth 17
+
+
+def test_search_space_override_keeps_the_branch_and_bad_ones_are_one_line(
+        tmp_path: Path) -> None:
+    from tunecost.calibrate import Calibration
+    from tunecost.calibrate.records import TrialRecord
+    from tunecost.config import StudyCalibrationConfig
+    from tunecost.simulate._resolve import _load_calibration
+
+    recs = [TrialRecord(number=i, state="COMPLETE", duration_s=1.0 + i % 5,
+                        params={"clf": "SVC", "c": 0.1 * (i + 1)} if i % 2
+                        else {"clf": "RF", "depth": i + 2}) for i in range(12)]
+    path = tmp_path / "cond.json"
+    fit_calibration(recs, n_folds=3).save(path)
+    assert Calibration.load(path).space["c"].condition is not None
+    cfg = StudyCalibrationConfig(path=path, search_space={
+        "c": {"type": "float", "low": 1.0, "high": 100.0, "log": True}})
+    cal = _load_calibration(cfg, "s")
+    assert cal.space["c"].high == 100.0 and cal.space["c"].condition is not None
+    bad = StudyCalibrationConfig(path=path, search_space={
+        "c": {"type": "float", "low": 5.0, "high": 1.0}})
+    with pytest.raises(ConfigError, match=r"search_space.c: .*low <= high"):
+        _load_calibration(bad, "s")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ValidationError
 
 from tunecost import catalog
+from tunecost._errors import one_line
 from tunecost.calibrate.fit import Calibration, ParamSpace
 from tunecost.carbon import IntensitySeries, load_intensity_series
 from tunecost.config import CampaignConfig, PricingConfig, StudyCalibrationConfig, StudyConfig
@@ -97,7 +99,14 @@ def _load_calibration(cfg: StudyCalibrationConfig, study: str) -> Calibration:
                     f"search_space names {name!r}, which the calibration's models do not use; "
                     f"known: {', '.join(sorted(space))}"
                 )
-            space[name] = ParamSpace.model_validate(dim)
+            try:
+                override = ParamSpace.model_validate(dim)
+            except ValidationError as exc:
+                raise ConfigError(f"search_space.{name}: {one_line(exc)}") from None
+            if "condition" not in dim and space[name].condition is not None:
+                # A branch parameter's new range keeps the branch it belongs to.
+                override = override.model_copy(update={"condition": space[name].condition})
+            space[name] = override
         calibration = calibration.model_copy(update={"space": space})
     # A duration-only calibration (energy None) is fine: power then comes from the study's
     # power model or the catalog (see _study), and the sources say it is estimated.
