@@ -473,7 +473,8 @@ def test_direction_defaults_to_the_records_and_takes_any_spelling() -> None:
     ("line", "match"),
     [('{"number": 0, "state": "COMPLETE", "duration_s": 1, "params": {"a": NaN}}',
       r"params\['a'\] must be a finite number, but got nan"),
-     ('{"number": 0, "state": "COMPLETE", "duration_s": -1}', "duration_s: .*greater than or equal to 0"),
+     ('{"number": 0, "state": "COMPLETE", "duration_s": -1}',
+      "duration_s: .*greater than or equal to 0"),
      ("5", "not a trial record"), ('"x"', "not a trial record")],
 )
 def test_bad_record_lines_are_one_line(tmp_path: Path, line: str, match: str) -> None:
