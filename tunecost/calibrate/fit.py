@@ -498,8 +498,8 @@ def _present(x: Any, shape: tuple[int, ...]) -> np.ndarray:
     if a.dtype.kind == "f":
         out = ~np.isnan(a)
     elif a.dtype.kind == "O":
-        out = np.vectorize(lambda v: v is not None and not (isinstance(v, float) and v != v),
-                           otypes=[bool])(a) if a.size else np.zeros(a.shape, bool)
+        # None marks an inactive category; a float NaN in an object array too (v != v).
+        out = np.asarray(np.not_equal(a, None) & np.equal(a, a), dtype=bool)
     else:
         out = np.ones(a.shape, dtype=bool)
     return np.broadcast_to(out, shape)
