@@ -385,13 +385,17 @@ def test_real_pruned_study_calibrates_on_every_trial(tmp_path: Path) -> None:
     full_s = np.median([r.duration_s for r in recs if r.state == "COMPLETE"])
     pred_s = np.median(cal.predict_duration_s(cal.sample_params(500, rng=0)))
     assert pred_s == pytest.approx(full_s, rel=0.3)
-    # The earliest pruned trial, at step k of 0..11, ran (k + 1) / 12 of the work.
-    first = min((r for r in recs if r.state == "PRUNED"), key=lambda r: r.fidelity or 0)
-    share = (float(first.fidelity or 0) + 1) / 12
-    part = cal.predict_duration_s({"alpha": np.array([first.params["alpha"]]),
-                                   REACHED_PARAM: np.array([share])})[0]
-    assert part == pytest.approx(first.duration_s, rel=0.5)
-    assert share < 0.5 and part < 0.7 * pred_s
+    # Pruned trials at step k of 0..11 ran (k + 1) / 12 of the work: the model says what
+    # they measured (medians: wall times on a shared CPU are noisy).
+    pruned = [r for r in recs if r.state == "PRUNED"]
+    share = np.array([(float(r.fidelity or 0) + 1) / 12 for r in pruned])
+    part = cal.predict_duration_s({"alpha": np.array([r.params["alpha"] for r in pruned]),
+                                   REACHED_PARAM: share})
+    measured = np.array([r.duration_s for r in pruned])
+    assert np.median(part / measured) == pytest.approx(1.0, rel=0.35)
+    early = share <= 0.25
+    if early.any():
+        assert np.median(part[early]) < 0.6 * pred_s
     # Taken as full runs, the pruned trials would drag the prediction far down.
     as_full = [r.model_copy(update={"state": "COMPLETE"}) for r in recs]
     wrong = np.median(fit_calibration(as_full, n_folds=5).predict_duration_s(

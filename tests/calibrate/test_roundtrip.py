@@ -46,7 +46,7 @@ def record_sets(draw: st.DrawFn) -> list[TrialRecord]:
             else:
                 params[f"p{k}"] = str(rng.choice(["a", "b", "c"]))
             v = params[f"p{k}"]
-            log_d += 0.3 * (hash(v) % 7 / 7 if isinstance(v, str) else math.log1p(abs(v)))
+            log_d += 0.3 * ("abc".index(v) / 2 if isinstance(v, str) else math.log1p(abs(v)))
         if branch:
             side = "svc" if i % 2 else "rf"
             params["clf"] = side
