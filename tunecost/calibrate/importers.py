@@ -128,19 +128,28 @@ def _scalar_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any
 # Optuna
 
 
-def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord]:
+def from_optuna(storage: str | Any, study_name: str | None = None) -> list[TrialRecord]:
     """Read the finished trials of an Optuna study.
 
-    A trial measured by tunecost carries ``user_attrs["tunecost"]``: a dict with ``duration_s``,
-    ``energy_j``, ``energy_source``, ``cpu_energy_j``, ``dram_energy_j``, ``cpu_energy_source``,
-    ``power_mean_w``, ``curve`` (points ``{step, value, t_s, energy_j}``), optionally
-    ``accelerator``, and other measurement keys (``power_max_w``, ``util_mean``, ``devices``,
-    ...) that go to ``attrs``. A trial without it imports with Optuna's own duration
+    A trial measured by tunecost carries flat ``tunecost:*`` user attributes (see
+    :mod:`tunecost.calibrate.optuna`): ``tunecost:duration_s``, ``tunecost:energy_j``,
+    ``tunecost:energy_source``, ``tunecost:cpu_energy_j``, ``tunecost:dram_energy_j``,
+    ``tunecost:cpu_energy_source``, ``tunecost:power_mean_w``, ``tunecost:accelerator``, the
+    curve in ``tunecost:curve`` (parallel lists ``step``/``t_s``/``energy_j``, continued in
+    ``tunecost:curve.1``, ...; the values are the trial's intermediate values at those
+    steps), and other measurement keys (``tunecost:cpu_s``, ``tunecost:util_mean``, ...)
+    that go to ``attrs`` without the prefix (the meter's own ``t_start``/``t_end`` as
+    ``meter_t_start``/``meter_t_end``). Studies written by older versions hold one dict in
+    ``user_attrs["tunecost"]`` instead (``curve`` a list of ``{step, value, t_s, energy_j}``);
+    both are read. A trial with neither imports with Optuna's own duration
     (``datetime_complete - datetime_start``), energy ``None``, source ``none``, and no curve
-    (intermediate values have no times). RUNNING and WAITING trials are skipped with a warning.
+    (intermediate values have no times). RUNNING and WAITING trials are skipped with a
+    warning.
 
     Args:
-        storage: SQLAlchemy URL of the storage, e.g. ``sqlite:///study.db``.
+        storage: SQLAlchemy URL (``sqlite:///study.db``), a JournalStorage file
+            (``journal:///path/study.log`` or a bare path; see
+            :func:`tunecost.calibrate.optuna.open_storage`), or an Optuna storage object.
         study_name: the study to read; may be left out when the storage holds one study.
 
     Returns:
@@ -148,36 +157,44 @@ def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord
         objective for COMPLETE trials (the first objective of a multi-objective study, all of
         them in ``attrs["values"]``), the last intermediate value for PRUNED ones, else
         ``None``; ``fidelity`` is the last curve step (or last intermediate step); ``attrs``
-        also holds ``t_start`` and ``t_end`` (POSIX seconds).
+        also holds ``direction`` (``"minimize"``/``"maximize"``, the study's first), and
+        ``t_start`` and ``t_end`` (POSIX seconds, Optuna's ``datetime_start`` and
+        ``datetime_complete``).
 
     Raises:
-        ConfigError: the SQLite file does not exist, the study is not in the storage (the
+        ConfigError: the storage file does not exist, the study is not in the storage (the
             message lists the studies there), or a measurement is malformed.
     """
     import optuna  # lazy: importing optuna costs the CLI about a second
 
-    if storage.startswith("sqlite:///"):
-        db = storage.removeprefix("sqlite:///")
-        # SQLAlchemy would silently create an empty database for a mistyped path.
-        if db and db != ":memory:" and not Path(db).is_file():
-            raise ConfigError(f"Optuna storage {storage!r}: no such file {db!r}")
+    from tunecost.calibrate.optuna import open_storage
+
+    label = storage if isinstance(storage, str) else type(storage).__name__
+    if isinstance(storage, str):
+        if storage.startswith("sqlite:///"):
+            db = storage.removeprefix("sqlite:///")
+            # SQLAlchemy would silently create an empty database for a mistyped path.
+            if db and db != ":memory:" and not Path(db).is_file():
+                raise ConfigError(f"Optuna storage {storage!r}: no such file {db!r}")
+        storage = open_storage(storage)
     try:
         names = optuna.get_all_study_names(storage=storage)
     except Exception as exc:  # SQLAlchemy and Optuna raise many kinds here
-        raise ConfigError(f"cannot open Optuna storage {storage!r}: {one_line(exc)}") from None
+        raise ConfigError(f"cannot open Optuna storage {label!r}: {one_line(exc)}") from None
     if study_name is None:
         if len(names) != 1:
             raise ConfigError(
-                f"Optuna storage {storage!r} holds {len(names)} studies; name one with "
+                f"Optuna storage {label!r} holds {len(names)} studies; name one with "
                 f"study_name: {', '.join(names) or '(none)'}"
             )
         study_name = names[0]
     elif study_name not in names:
         raise ConfigError(
-            f"no study {study_name!r} in Optuna storage {storage!r}; "
+            f"no study {study_name!r} in Optuna storage {label!r}; "
             f"studies there: {', '.join(names) or '(none)'}"
         )
     study = optuna.load_study(study_name=study_name, storage=storage)
+    direction = study.directions[0].name.lower()  # "minimize" | "maximize"
 
     finished = {"COMPLETE", "PRUNED", "FAIL"}
     records, skipped = [], 0
@@ -185,7 +202,7 @@ def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord
         if trial.state.name not in finished:
             skipped += 1
             continue
-        records.append(_optuna_record(trial, study_name))
+        records.append(_optuna_record(trial, study_name, direction))
     if skipped:
         warnings.warn(
             f"study {study_name!r}: skipped {skipped} unfinished trial(s) (RUNNING or WAITING)",
@@ -194,17 +211,69 @@ def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord
     return records
 
 
-def _optuna_record(trial: Any, study_name: str) -> TrialRecord:
+_FLAT_PREFIX = "tunecost:"
+_FLAT_CURVE = _FLAT_PREFIX + "curve"
+# Flat attributes that are renamed in the measurement dict, so Optuna's own times keep the
+# names ``t_start``/``t_end`` that the fitter reads.
+_FLAT_RENAMED = {"t_start": "meter_t_start", "t_end": "meter_t_end"}
+
+
+def _flat_measurement(
+    user_attrs: Mapping[str, Any], inter: Mapping[int, float], where: str
+) -> dict[str, Any] | None:
+    """The measurement dict of a trial stored as flat ``tunecost:*`` attributes, or None."""
+    if _FLAT_PREFIX + "duration_s" not in user_attrs:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in user_attrs.items():
+        if not key.startswith(_FLAT_PREFIX) or key.startswith(_FLAT_CURVE):
+            continue
+        name = key.removeprefix(_FLAT_PREFIX)
+        out[_FLAT_RENAMED.get(name, name)] = value
+    chunks = []
+    i = 0
+    while (chunk := user_attrs.get(_FLAT_CURVE if i == 0 else f"{_FLAT_CURVE}.{i}")) is not None:
+        chunks.append(chunk)
+        i += 1
+    curve = []
+    for chunk in chunks:
+        if not isinstance(chunk, Mapping) or not isinstance(chunk.get("step"), list):
+            raise ConfigError(
+                f"{where}: user_attrs[{_FLAT_CURVE!r}] must be a dict of lists "
+                f"step, t_s[, energy_j], but got {str(chunk)[:80]!r}"
+            )
+        steps, times = chunk["step"], chunk.get("t_s")
+        energies = chunk.get("energy_j") or [None] * len(steps)
+        if not isinstance(times, list) or not len(steps) == len(times) == len(energies):
+            raise ConfigError(
+                f"{where}: user_attrs[{_FLAT_CURVE!r}] lists step, t_s and energy_j must have "
+                f"the same length, but got {len(steps)}, "
+                f"{len(times) if isinstance(times, list) else times!r}, {len(energies)}"
+            )
+        for step, t_s, energy_j in zip(steps, times, energies, strict=True):
+            if step in inter:  # a step Optuna did not store has no value to join
+                curve.append({"step": step, "value": inter[step], "t_s": t_s,
+                              "energy_j": energy_j})
+    out["curve"] = curve
+    return out
+
+
+def _optuna_record(trial: Any, study_name: str, direction: str = "minimize") -> TrialRecord:
     """Map one finished Optuna ``FrozenTrial`` to a record."""
     where = f"study {study_name!r} trial {trial.number}"
     state = trial.state.name
-    measured = trial.user_attrs.get(OPTUNA_ATTR)
-    if measured is not None and not isinstance(measured, Mapping):
-        raise ConfigError(
-            f"{where}: user_attrs[{OPTUNA_ATTR!r}] must be a dict, "
-            f"but got {type(measured).__name__}"
-        )
-    measured = dict(measured or {})
+    measured = _flat_measurement(trial.user_attrs, trial.intermediate_values, where)
+    if measured is None:
+        measured = trial.user_attrs.get(OPTUNA_ATTR)
+        if measured is not None and not isinstance(measured, Mapping):
+            raise ConfigError(
+                f"{where}: user_attrs[{OPTUNA_ATTR!r}] must be a dict, "
+                f"but got {type(measured).__name__}"
+            )
+        measured = dict(measured or {})
+        worker = trial.user_attrs.get(_FLAT_PREFIX + "worker")
+        if worker is not None:
+            measured.setdefault("worker", worker)
 
     inter = sorted(trial.intermediate_values.items())
     values = trial.values
@@ -225,6 +294,7 @@ def _optuna_record(trial: Any, study_name: str) -> TrialRecord:
     if duration_s is None:
         duration_s = trial.duration.total_seconds() if trial.duration is not None else 0.0
     attrs = {k: v for k, v in measured.items() if k not in _OPTUNA_FIELDS}
+    attrs["direction"] = direction
     if values is not None and len(values) > 1:
         attrs["values"] = list(values)
     if trial.datetime_start is not None:
