@@ -817,6 +817,19 @@ def join_codecarbon(
     for where, row in _read_codecarbon(csv_path):
         fields = _cc_energy(row, where)
         rows.append((where, row, fields, _cc_interval(row, fields["duration_s"])))
+    # Rows that share a whole-second timestamp were written in the order their trackers
+    # stopped: spread their ends over that second in line order, rather than all at +0.5 s.
+    same_second: dict[str, list[int]] = {}
+    for r, (_, row, _, span) in enumerate(rows):
+        text = (row.get("timestamp") or "").strip()
+        if span is not None and "." not in text.split("T")[-1]:
+            same_second.setdefault(text, []).append(r)
+    for group in same_second.values():
+        for k, r in enumerate(group):
+            where, row, fields, span = rows[r]
+            assert span is not None
+            shift_s = (k + 1) / (len(group) + 1) - 0.5
+            rows[r] = (where, row, fields, (span[0] + shift_s, span[1] + shift_s))
 
     def trial_interval(rec: TrialRecord) -> tuple[float, float] | None:
         t0, t1 = rec.attrs.get("t_start"), rec.attrs.get("t_end")
