@@ -50,7 +50,7 @@ def tracked_study(tmp_path: Path, *, named: bool, work_s: float = 0.3) -> tuple[
         tracker.start()
         try:
             spin(work_s * x)
-            trial.report(x, 0)
+            trial.report(x, 1)
         finally:
             tracker.stop()
         return x
@@ -139,7 +139,7 @@ def test_cli_joins_and_prints_warnings_as_one_line(named, tmp_path: Path) -> Non
         "calibrate", "--optuna-storage", url, "--study", "cc", "--codecarbon", str(edited),
         "--folds", "2", "--out", str(out), "--json",
     ])
-    assert "Traceback" not in res.output
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
     warn = [ln for ln in res.output.splitlines() if ln.startswith("warning: CodeCarbon join")]
     assert warn == [
         "warning: CodeCarbon join: 2 of 3 trials matched (2 by name, 0 by time); 1 trial(s) "
