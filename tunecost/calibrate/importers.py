@@ -47,6 +47,7 @@ __all__ = [
     "from_ray",
     "join_codecarbon",
     "load_records",
+    "optuna_measurement",
 ]
 
 # The writers' keys, named once in records.py.
@@ -260,22 +261,44 @@ def _flat_measurement(
     return out
 
 
+def optuna_measurement(trial: Any, where: str | None = None) -> dict[str, Any] | None:
+    """What tunecost measured of one Optuna trial, in either stored format; ``None``: nothing.
+
+    Args:
+        trial: an ``optuna.trial.FrozenTrial``.
+        where: how error messages name the trial.
+
+    Returns:
+        The measurement as one dict (``duration_s``, ``energy_j``, ..., ``curve`` as a list
+        of ``{step, value, t_s, energy_j}``), from the flat ``tunecost:*`` attributes or the
+        older single ``tunecost`` attribute.
+
+    Raises:
+        ConfigError: the stored measurement is malformed.
+    """
+    where = where or f"trial {trial.number}"
+    measured = _flat_measurement(trial.user_attrs, trial.intermediate_values, where)
+    if measured is not None:
+        return measured
+    measured = trial.user_attrs.get(OPTUNA_ATTR)
+    if measured is None:
+        return None
+    if not isinstance(measured, Mapping):
+        raise ConfigError(
+            f"{where}: user_attrs[{OPTUNA_ATTR!r}] must be a dict, "
+            f"but got {type(measured).__name__}"
+        )
+    return dict(measured)
+
+
 def _optuna_record(trial: Any, study_name: str, direction: str = "minimize") -> TrialRecord:
     """Map one finished Optuna ``FrozenTrial`` to a record."""
     where = f"study {study_name!r} trial {trial.number}"
     state = trial.state.name
-    measured = _flat_measurement(trial.user_attrs, trial.intermediate_values, where)
-    if measured is None:
-        measured = trial.user_attrs.get(OPTUNA_ATTR)
-        if measured is not None and not isinstance(measured, Mapping):
-            raise ConfigError(
-                f"{where}: user_attrs[{OPTUNA_ATTR!r}] must be a dict, "
-                f"but got {type(measured).__name__}"
-            )
-        measured = dict(measured or {})
-        worker = trial.user_attrs.get(_FLAT_PREFIX + "worker")
-        if worker is not None:
-            measured.setdefault("worker", worker)
+    measured = optuna_measurement(trial, where) or {}
+    worker = trial.user_attrs.get(_FLAT_PREFIX + "worker")
+    if worker is not None:
+        measured.setdefault("worker", worker)
 
     inter = sorted(trial.intermediate_values.items())
     values = trial.values
