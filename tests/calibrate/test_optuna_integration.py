@@ -9,8 +9,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tunecost.calibrate.measure import TrialMeter
 from tunecost.calibrate.importers import from_optuna
+from tunecost.calibrate.measure import TrialMeter
 from tunecost.calibrate.optuna import CURVE_ATTR, USER_ATTR, measured
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

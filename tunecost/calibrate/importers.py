@@ -895,7 +895,7 @@ def join_codecarbon(
 
     # 2. by time, for rows that name no trial
     pairs = []
-    for r, (_, _, fields, span) in enumerate(rows):
+    for r, (_, _, _, span) in enumerate(rows):
         if r in named_rows or span is None:
             continue
         for i, rec in enumerate(records):
