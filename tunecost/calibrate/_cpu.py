@@ -117,9 +117,13 @@ class CpuLedger:
         self._active: list[CpuToken] = []
         self._last_process_s = 0.0
         self._last_children_s = 0.0
+        self._pid = os.getpid()
 
     def _event(self) -> None:
         """Charge the CPU time since the last event to the active trials (lock held)."""
+        if os.getpid() != self._pid:
+            # A forked child inherits the parent's active trials, whose threads it lacks.
+            self._active, self._pid = [], os.getpid()
         process_s, children_s = self._process_s(), self._children_s()
         if self._active:
             own_sum_s = 0.0
