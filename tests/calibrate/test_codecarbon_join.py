@@ -145,3 +145,17 @@ def test_cli_joins_and_prints_warnings_as_one_line(named, tmp_path: Path) -> Non
         "warning: CodeCarbon join: 2 of 3 trials matched (2 by name, 0 by time); 1 trial(s) "
         "without a row (numbers 2); unmatched trials keep their own energy figures"
     ], res.output
+
+
+def test_ray_trials_join_by_trial_id(tmp_path: Path) -> None:
+    """With --ray-results the row's name may be the Ray trial id (or trial-<number>)."""
+    ray_dir = Path(__file__).parent / "fixtures" / "ray_asha_tiny"
+    header = "timestamp,project_name,duration,cpu_energy,cpu_power,ram_energy,ram_power\n"
+    path = tmp_path / "emissions.csv"
+    path.write_text(header + "2026-11-27T07:28:06,13d22_00001,0.01,1e-6,4.0,0.0,0.0\n"
+                    "2026-11-27T07:28:06,trial-0,0.03,2e-6,4.0,0.0,0.0\n")
+    recs = load_records(ray_results=ray_dir, metric="loss", codecarbon=path)
+    assert [r.attrs["codecarbon_matched_by"] for r in recs] == ["name", "name"]
+    assert recs[0].cpu_energy_j == pytest.approx(2e-6 * J_PER_KWH)
+    assert recs[1].cpu_energy_j == pytest.approx(1e-6 * J_PER_KWH)
+    assert recs[1].dram_energy_j is None  # no RAM figure in the row: none invented
