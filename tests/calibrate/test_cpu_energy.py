@@ -96,3 +96,13 @@ def test_ledger_splits_shared_time_equally_and_conserves_it() -> None:
     assert a_s == pytest.approx(2.5 + 0.5 + 0.75)  # own 2.5; alone 0.5; half of 1.5
     assert b_s == pytest.approx(2.5 + 0.75)  # own 1.5 + 1.0; half of 1.5
     assert a_s + b_s == pytest.approx(clock["process"] + clock["children"])
+
+
+def test_a_very_short_trial_still_reads_some_cpu_energy() -> None:
+    """The trial's own thread clock has ns resolution: no more 0 J in 0.12 J (10 ms) steps."""
+    readings = []
+    for _ in range(5):
+        with TrialMeter(backends=[]) as meter:
+            spin(2_000)  # well under a millisecond
+        readings.append(meter.result.cpu_energy_j)
+    assert all(r is not None and 0 < r < 0.12 for r in readings), readings
