@@ -391,15 +391,35 @@ def calibrate(
         Path | None, typer.Option(help="JSON Lines file of trial records (tunecost or H200).")
     ] = None,
     optuna_storage: Annotated[
-        str | None, typer.Option(help="Optuna storage URL, e.g. sqlite:///study.db.")
+        str | None,
+        typer.Option(
+            help="Optuna storage: an SQLAlchemy URL (sqlite:///study.db) or a JournalStorage "
+            "file (journal:///path/study.log, or its bare path)."
+        ),
     ] = None,
     study: Annotated[str | None, typer.Option(help="Optuna study name.")] = None,
     ray_results: Annotated[
         Path | None, typer.Option(help="Ray Tune experiment folder (needs --metric).")
     ] = None,
     metric: Annotated[str | None, typer.Option(help="Objective key in Ray results.")] = None,
-    mode: Annotated[str, typer.Option(help="min or max: the objective's direction.")] = "min",
-    codecarbon: Annotated[Path | None, typer.Option(help="A CodeCarbon emissions.csv.")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            "--direction",
+            help="The objective's direction: min, max, minimize or maximize. Default: the "
+            "Optuna study's own; min for Ray Tune.",
+        ),
+    ] = None,
+    codecarbon: Annotated[
+        Path | None,
+        typer.Option(
+            help="A CodeCarbon emissions.csv: alone, one trial per row; with --optuna-storage "
+            "or --ray-results, joined to the trials it measured: by name (project_name or "
+            "task_name 'trial-<number>', or the Ray trial id), else by time (the row lies "
+            "within the trial's start and end)."
+        ),
+    ] = None,
     accelerator: Annotated[
         str | None, typer.Option(help="Catalog accelerator the trials ran on (bounds power).")
     ] = None,
@@ -417,27 +437,48 @@ def calibrate(
         bool, typer.Option("--json", help="Print the calibration as JSON.")
     ] = False,
 ) -> None:
-    """Fit per-trial cost models on a measured study; choose forms by cross-validation."""
+    """Fit per-trial cost models on a measured study; choose forms by cross-validation.
+
+    Every warning (estimated energy, skipped trials, unmatched CodeCarbon rows) is printed
+    as one line on stderr.
+    """
+    import warnings
+
     from tunecost import calibrate as cal
 
-    with _user_errors():
-        result = cal.calibrate(
-            records=records,
-            optuna_storage=optuna_storage,
-            study=study,
-            ray_results=ray_results,
-            metric=metric,
-            mode=mode,
-            codecarbon=codecarbon,
-            accelerator=accelerator,
-            n_folds=folds,
-            repeats=() if repeats is None else cal.read_records(repeats),
-            rng=seed,
-            out=out,
-        )
-        evaluation = (
-            None if evaluate is None else cal.evaluate_on(result, cal.read_records(evaluate))
-        )
+    def print_warnings(caught: list[warnings.WarningMessage]) -> None:
+        # Each distinct warning once, as one line (not Python's file:line + source form).
+        seen: set[str] = set()
+        for w in caught:
+            if type(w.message).__name__ == "ExperimentalWarning":
+                continue  # Optuna's notes on its own experimental APIs
+            text = " ".join(str(w.message).split())
+            if text and text not in seen:
+                seen.add(text)
+                _err.print(f"warning: {text}", markup=False, highlight=False, soft_wrap=True)
+
+    with _user_errors(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = cal.calibrate(
+                records=records,
+                optuna_storage=optuna_storage,
+                study=study,
+                ray_results=ray_results,
+                metric=metric,
+                mode=mode,
+                codecarbon=codecarbon,
+                accelerator=accelerator,
+                n_folds=folds,
+                repeats=() if repeats is None else cal.read_records(repeats),
+                rng=seed,
+                out=out,
+            )
+            evaluation = (
+                None if evaluate is None else cal.evaluate_on(result, cal.read_records(evaluate))
+            )
+        finally:
+            print_warnings(caught)
     if as_json:
         data = result.model_dump(mode="json")
         if evaluation is not None:
@@ -474,6 +515,17 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
             for k, v in result.space.items()
         ),
     ]
+    if result.energy is None:
+        notes.append(
+            "no energy model (duration only: the trials carry no usable energy figure); "
+            "simulate and report estimate energy from the study's power: setting or its "
+            "catalog accelerator, and say so"
+        )
+    elif result.energy_estimated:
+        notes.append(
+            f"the {result.energy_scope} energy the model was fitted on is partly estimated "
+            "(no NVML/RAPL reading), not measured"
+        )
     if result.learning_curve is not None:
         lc = result.learning_curve
         notes.append(

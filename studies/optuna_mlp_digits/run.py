@@ -25,7 +25,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from tunecost.calibrate.optuna import USER_ATTR, measured
+from tunecost.calibrate.importers import optuna_measurement
+from tunecost.calibrate.optuna import measured
 from tunecost.calibrate.records import TrialRecord, write_records
 
 HERE = Path(__file__).resolve().parent
@@ -84,7 +85,7 @@ def to_records(study: optuna.Study) -> list[TrialRecord]:
     """
     records = []
     for t in study.get_trials(deepcopy=False):
-        attr = t.user_attrs.get(USER_ATTR)
+        attr = optuna_measurement(t)
         if attr is None or t.state not in (*FINISHED, TrialState.FAIL):
             continue
         curve = attr.get("curve", [])
@@ -107,7 +108,7 @@ def to_records(study: optuna.Study) -> list[TrialRecord]:
 
 def _progress(target: int) -> Any:
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        attr = trial.user_attrs.get(USER_ATTR, {})
+        attr = optuna_measurement(trial) or {}
         curve = attr.get("curve", [])
         n_done = len(study.get_trials(deepcopy=False, states=FINISHED))
         value = f"{curve[-1]['value']:.4f}" if curve else "-"

@@ -79,3 +79,57 @@ def test_bad_sources_are_one_line(args: list[str], needle: str, tmp_path: Path) 
     assert res.exit_code == 2
     assert needle in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def plain_study(tmp_path: Path) -> str:
+    """A maximising Optuna study run without the wrapper: durations only, no energy."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = f"sqlite:///{tmp_path / 'plain.db'}"
+    study = optuna.create_study(study_name="plain", storage=url, direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial: optuna.Trial) -> float:
+        n = trial.suggest_int("n", 20_000, 200_000, log=True)
+        return float(sum(range(n)) % 7)
+
+    study.optimize(objective, n_trials=12)
+    return url
+
+
+def test_direction_comes_from_the_study(plain_study: str, tmp_path: Path) -> None:
+    """No --mode: the study's own direction; a duration-only result says energy is estimated
+    later."""
+    out = tmp_path / "c.json"
+    res = runner.invoke(app, ["calibrate", "--optuna-storage", plain_study, "--folds", "3",
+                              "--out", str(out)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "no energy model" in flat and "estimate energy" in flat
+    assert "warning: mode" not in res.output
+
+
+@pytest.mark.parametrize("flag", ["--mode", "--direction"])
+@pytest.mark.parametrize(("value", "warns"), [("maximize", False), ("max", False),
+                                              ("MIN", True), ("minimize", True)])
+def test_every_spelling_of_the_direction(plain_study: str, tmp_path: Path, flag: str,
+                                         value: str, warns: bool) -> None:
+    res = runner.invoke(app, ["calibrate", "--optuna-storage", plain_study, "--folds", "3",
+                              "--out", str(tmp_path / "c.json"), flag, value, "--json"])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("warning: mode")]
+    if warns:
+        assert lines == [f"warning: mode {value!r} (minimize) overrides the direction the "
+                         "study recorded (maximize)"]
+    else:
+        assert lines == []
+
+
+def test_an_unknown_direction_is_one_line(plain_study: str, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["calibrate", "--optuna-storage", plain_study,
+                              "--out", str(tmp_path / "c.json"), "--mode", "up"])
+    assert res.exit_code == 2
+    assert res.output.strip() == (
+        "error: mode must be one of minimize, maximize, min, max; got 'up'")

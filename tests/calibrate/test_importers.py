@@ -300,8 +300,8 @@ def test_ray_errors(tmp_path: Path) -> None:
         from_ray(tmp_path, metric="loss")
     with pytest.raises(ConfigError, match=r"metric 'acc' is in no result.*found: loss"):
         from_ray(tmp_path / "exp", metric="acc")
-    with pytest.raises(ConfigError, match="mode must be"):
-        from_ray(tmp_path / "exp", metric="loss", mode="minimize")
+    with pytest.raises(ConfigError, match="mode must be one of minimize, maximize, min, max"):
+        from_ray(tmp_path / "exp", metric="loss", mode="up")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +357,11 @@ def test_codecarbon_fixture() -> None:
     assert gpu.power_mean_w == pytest.approx(250.3)
     assert gpu.cpu_energy_j == pytest.approx(42.5 * 120.5)
     assert gpu.dram_energy_j == pytest.approx(47.1 * 120.5)
-    assert gpu.energy_source == "codecarbon" and gpu.cpu_energy_source == "codecarbon"
+    # GPU: CodeCarbon's NVML reading; CPU and RAM: CodeCarbon may have estimated them (RAM
+    # always is, and the CSV does not say whether CPU came from RAPL), so: estimated.
+    assert gpu.energy_source == "codecarbon" and gpu.cpu_energy_source == "estimated"
+    assert gpu.attrs["energy_consumed_j"] == pytest.approx(
+        float(rows[0]["energy_consumed"]) * J_PER_KWH)
     assert gpu.attrs["emissions_kg"] == pytest.approx(float(rows[0]["emissions"]))
     assert gpu.attrs["country"] == "France" and gpu.attrs["region"] == "ile-de-france"
     assert gpu.attrs["run_id"] == rows[0]["run_id"]
@@ -411,6 +415,35 @@ def test_codecarbon_errors(tmp_path: Path) -> None:
         from_codecarbon(bad)
 
 
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"duration,gpu_energy,gpu_power\n1.0,0.1,3\n2.0\n", r"bad.csv:3: .*one cell per "
+         r"column \(3\), but this one has 1"),
+        (b"duration,gpu_energy\n1.0,0.1,9,9\n", r"bad.csv:2: .*\(2\), but this one has 4"),
+        (b"duration,gpu_energy\ninf,0.1\n", r"'duration' must be a finite number >= 0, got 'inf'"),
+        (b"duration,gpu_energy\n1.0,nan\n", r"'gpu_energy' must be a finite number >= 0"),
+        (b"duration,gpu_energy\n1.0,-0.1\n", r"'gpu_energy' must be a finite number >= 0"),
+        (b"duration,project_name\n1.0,caf\xe9\n", r"must be UTF-8, but byte 0xe9 at offset"),
+        (b"", r"no 'duration' column; columns: \(none\)"),
+    ],
+)
+def test_bad_codecarbon_csv_is_one_line(tmp_path: Path, content: bytes, match: str) -> None:
+    """Short and long rows, non-finite or negative numbers, Latin-1 bytes: one line each."""
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    with pytest.raises(ConfigError, match=match) as info:
+        from_codecarbon(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_codecarbon_csv_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfduration,gpu_energy,gpu_power\n2.0,0.001,5\n")
+    (rec,) = from_codecarbon(path)
+    assert rec.duration_s == 2.0 and rec.energy_j == pytest.approx(3600.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Dispatcher
 
@@ -431,7 +464,8 @@ def test_load_records_each_source(optuna_url: str) -> None:
             {},
             "give exactly one of --records, --optuna-storage/--study, --ray-results, --codecarbon",
         ),
-        ({"records": H200_HEAD, "codecarbon": CODECARBON_CSV}, "got --records, --codecarbon"),
+        ({"records": H200_HEAD, "ray_results": "x"}, "got --records, --ray-results"),
+        ({"records": H200_HEAD, "codecarbon": CODECARBON_CSV}, "no CodeCarbon row matched"),
         ({"study": "calib"}, "--study 'calib' needs --optuna-storage"),
         ({"ray_results": RAY_TINY}, "--ray-results needs --metric"),
         ({"records": H200_HEAD, "metric": "loss"}, "--metric applies only to --ray-results"),

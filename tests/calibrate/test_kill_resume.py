@@ -18,7 +18,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tunecost.calibrate.optuna import USER_ATTR
+from tunecost.calibrate.optuna import ATTR_PREFIX, CURVE_ATTR
 from tunecost.calibrate.records import read_records
 
 RUN = Path(__file__).resolve().parents[2] / "studies" / "optuna_mlp_digits" / "run.py"
@@ -91,9 +91,8 @@ def test_kill_then_resume(tmp_path):
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) >= 2
     for t in complete:
-        attr = t.user_attrs[USER_ATTR]
-        assert attr["duration_s"] > 0
-        assert len(attr["curve"]) == len(t.intermediate_values) == EPOCHS
+        assert t.user_attrs[ATTR_PREFIX + "duration_s"] > 0
+        assert len(t.user_attrs[CURVE_ATTR]["step"]) == len(t.intermediate_values) == EPOCHS
     assert trials[victim.number].state == TrialState.RUNNING  # nobody is left to fail it
 
     # Run the same command again once the heartbeat is stale.
@@ -109,7 +108,7 @@ def test_kill_then_resume(tmp_path):
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == N_TRIALS
-    assert all(USER_ATTR in t.user_attrs for t in finished)
+    assert all(ATTR_PREFIX + "duration_s" in t.user_attrs for t in finished)
 
     # The killed trial has no measurement (its process died first) and is left out.
     records = read_records(results)

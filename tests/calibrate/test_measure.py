@@ -83,7 +83,9 @@ def cpu_seconds(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     """Script the process CPU time the meter reads at start and end, s."""
     readings = [1.0, 3.5]
     calls = iter(readings + [readings[-1]] * 10)
-    monkeypatch.setattr(_cpu, "process_cpu_s", lambda: next(calls))
+    ledger = _cpu.CpuLedger(process_s=lambda: next(calls), children_s=lambda: 0.0,
+                            thread_s=lambda ident: None)
+    monkeypatch.setattr(_cpu, "LEDGER", ledger)
     yield readings
 
 

@@ -23,7 +23,7 @@ optuna = pytest.importorskip("optuna")
 
 from optuna.trial import TrialState  # noqa: E402
 
-from tunecost.calibrate.optuna import USER_ATTR  # noqa: E402
+from tunecost.calibrate.optuna import ATTR_PREFIX  # noqa: E402
 from tunecost.calibrate.shared import WORKER_ATTR, load_objective  # noqa: E402
 from tunecost.exceptions import ConfigError  # noqa: E402
 
@@ -174,7 +174,7 @@ def _check_exactly_n(url: str, study_name: str, reports: list[dict]) -> None:
     trials = study.get_trials(deepcopy=False)
     assert sorted(t.number for t in trials) == list(range(N_TRIALS))
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    assert all(USER_ATTR in t.user_attrs for t in trials)
+    assert all(ATTR_PREFIX + "duration_s" in t.user_attrs for t in trials)
     ran = [n for r in reports for n in r["trials"]]
     assert sorted(ran) == list(range(N_TRIALS))  # none lost, none run twice
     assert sum(r["created"] for r in reports) == 1

@@ -17,9 +17,11 @@ from Optuna, Ray Tune, CodeCarbon and JSON Lines files are read into:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from tunecost._direction import Direction, normalize_direction
 from tunecost._rng import RngLike
 from tunecost.calibrate.curves import CurveCV, CurveModel
 from tunecost.calibrate.fit import (
@@ -38,6 +40,7 @@ from tunecost.calibrate.importers import (
     from_jsonl,
     from_optuna,
     from_ray,
+    join_codecarbon,
     load_records,
 )
 from tunecost.calibrate.measure import Measurement, NvmlBackend, RaplBackend, TrialMeter
@@ -71,6 +74,7 @@ __all__ = [
     "from_optuna",
     "from_ray",
     "infer_space",
+    "join_codecarbon",
     "load_records",
     "measured",
     "measured_trainable",
@@ -88,7 +92,7 @@ def calibrate(
     study: str | None = None,
     ray_results: str | Path | None = None,
     metric: str | None = None,
-    mode: str = "min",
+    mode: str | None = None,
     codecarbon: str | Path | None = None,
     accelerator: str | None = None,
     n_folds: int = 5,
@@ -99,8 +103,13 @@ def calibrate(
     """Read a measured study from one source, fit its cost models, and save them.
 
     Args:
-        records, optuna_storage, study, ray_results, metric, mode, codecarbon: the source,
-            exactly one (see :func:`load_records`).
+        records, optuna_storage, study, ray_results, metric, codecarbon: the source, exactly
+            one, and ``codecarbon`` may be joined to any of the others (see
+            :func:`load_records`).
+        mode: the objective's direction, ``min``/``max``/``minimize``/``maximize``;
+            ``None``: the Optuna study's own (``attrs["direction"]`` of its records), else
+            ``minimize`` (Ray Tune's default ``min``). Given, it wins over the study's, with
+            a warning where they differ.
         accelerator: catalog accelerator the trials ran on; bounds fitted power by its idle
             power and TDP.
         n_folds: cross-validation folds used to choose and score each model's form.
@@ -108,6 +117,9 @@ def calibrate(
         out: write the calibration here as JSON (atomically).
         rng: seed of the fold shuffling.
     """
+    direction: Direction | None = (
+        None if mode is None else normalize_direction(mode, field="mode")
+    )
     recs = load_records(
         records=records,
         optuna_storage=optuna_storage,
@@ -115,14 +127,23 @@ def calibrate(
         ray_results=ray_results,
         metric=metric,
         codecarbon=codecarbon,
-        mode=mode,
+        mode=direction,
     )
+    recorded = {r.attrs.get("direction") for r in recs} - {None}
+    if direction is None:
+        direction = recorded.pop() if len(recorded) == 1 else "minimize"
+    elif recorded and recorded != {direction}:
+        warnings.warn(
+            f"mode {mode!r} ({direction}) overrides the direction the study recorded "
+            f"({', '.join(sorted(recorded))})",
+            stacklevel=2,
+        )
     calibration = fit_calibration(
         recs,
         accelerator=accelerator,
         n_folds=n_folds,
         repeats=repeats,
-        direction="maximize" if mode == "max" else "minimize",
+        direction=direction,
         rng=rng,
     )
     if out is not None:

@@ -25,6 +25,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
+from tunecost._direction import normalize_direction
 from tunecost._errors import one_line
 from tunecost.calibrate.records import (
     OPTUNA_USER_ATTR,
@@ -44,7 +45,9 @@ __all__ = [
     "from_jsonl",
     "from_optuna",
     "from_ray",
+    "join_codecarbon",
     "load_records",
+    "optuna_measurement",
 ]
 
 # The writers' keys, named once in records.py.
@@ -128,19 +131,28 @@ def _scalar_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any
 # Optuna
 
 
-def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord]:
+def from_optuna(storage: str | Any, study_name: str | None = None) -> list[TrialRecord]:
     """Read the finished trials of an Optuna study.
 
-    A trial measured by tunecost carries ``user_attrs["tunecost"]``: a dict with ``duration_s``,
-    ``energy_j``, ``energy_source``, ``cpu_energy_j``, ``dram_energy_j``, ``cpu_energy_source``,
-    ``power_mean_w``, ``curve`` (points ``{step, value, t_s, energy_j}``), optionally
-    ``accelerator``, and other measurement keys (``power_max_w``, ``util_mean``, ``devices``,
-    ...) that go to ``attrs``. A trial without it imports with Optuna's own duration
+    A trial measured by tunecost carries flat ``tunecost:*`` user attributes (see
+    :mod:`tunecost.calibrate.optuna`): ``tunecost:duration_s``, ``tunecost:energy_j``,
+    ``tunecost:energy_source``, ``tunecost:cpu_energy_j``, ``tunecost:dram_energy_j``,
+    ``tunecost:cpu_energy_source``, ``tunecost:power_mean_w``, ``tunecost:accelerator``, the
+    curve in ``tunecost:curve`` (parallel lists ``step``/``t_s``/``energy_j``, continued in
+    ``tunecost:curve.1``, ...; the values are the trial's intermediate values at those
+    steps), and other measurement keys (``tunecost:cpu_s``, ``tunecost:util_mean``, ...)
+    that go to ``attrs`` without the prefix (the meter's own ``t_start``/``t_end`` as
+    ``meter_t_start``/``meter_t_end``). Studies written by older versions hold one dict in
+    ``user_attrs["tunecost"]`` instead (``curve`` a list of ``{step, value, t_s, energy_j}``);
+    both are read. A trial with neither imports with Optuna's own duration
     (``datetime_complete - datetime_start``), energy ``None``, source ``none``, and no curve
-    (intermediate values have no times). RUNNING and WAITING trials are skipped with a warning.
+    (intermediate values have no times). RUNNING and WAITING trials are skipped with a
+    warning.
 
     Args:
-        storage: SQLAlchemy URL of the storage, e.g. ``sqlite:///study.db``.
+        storage: SQLAlchemy URL (``sqlite:///study.db``), a JournalStorage file
+            (``journal:///path/study.log`` or a bare path; see
+            :func:`tunecost.calibrate.optuna.open_storage`), or an Optuna storage object.
         study_name: the study to read; may be left out when the storage holds one study.
 
     Returns:
@@ -148,36 +160,44 @@ def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord
         objective for COMPLETE trials (the first objective of a multi-objective study, all of
         them in ``attrs["values"]``), the last intermediate value for PRUNED ones, else
         ``None``; ``fidelity`` is the last curve step (or last intermediate step); ``attrs``
-        also holds ``t_start`` and ``t_end`` (POSIX seconds).
+        also holds ``direction`` (``"minimize"``/``"maximize"``, the study's first), and
+        ``t_start`` and ``t_end`` (POSIX seconds, Optuna's ``datetime_start`` and
+        ``datetime_complete``).
 
     Raises:
-        ConfigError: the SQLite file does not exist, the study is not in the storage (the
+        ConfigError: the storage file does not exist, the study is not in the storage (the
             message lists the studies there), or a measurement is malformed.
     """
     import optuna  # lazy: importing optuna costs the CLI about a second
 
-    if storage.startswith("sqlite:///"):
-        db = storage.removeprefix("sqlite:///")
-        # SQLAlchemy would silently create an empty database for a mistyped path.
-        if db and db != ":memory:" and not Path(db).is_file():
-            raise ConfigError(f"Optuna storage {storage!r}: no such file {db!r}")
+    from tunecost.calibrate.optuna import open_storage
+
+    label = storage if isinstance(storage, str) else type(storage).__name__
+    if isinstance(storage, str):
+        if storage.startswith("sqlite:///"):
+            db = storage.removeprefix("sqlite:///")
+            # SQLAlchemy would silently create an empty database for a mistyped path.
+            if db and db != ":memory:" and not Path(db).is_file():
+                raise ConfigError(f"Optuna storage {storage!r}: no such file {db!r}")
+        storage = open_storage(storage)
     try:
         names = optuna.get_all_study_names(storage=storage)
     except Exception as exc:  # SQLAlchemy and Optuna raise many kinds here
-        raise ConfigError(f"cannot open Optuna storage {storage!r}: {one_line(exc)}") from None
+        raise ConfigError(f"cannot open Optuna storage {label!r}: {one_line(exc)}") from None
     if study_name is None:
         if len(names) != 1:
             raise ConfigError(
-                f"Optuna storage {storage!r} holds {len(names)} studies; name one with "
+                f"Optuna storage {label!r} holds {len(names)} studies; name one with "
                 f"study_name: {', '.join(names) or '(none)'}"
             )
         study_name = names[0]
     elif study_name not in names:
         raise ConfigError(
-            f"no study {study_name!r} in Optuna storage {storage!r}; "
+            f"no study {study_name!r} in Optuna storage {label!r}; "
             f"studies there: {', '.join(names) or '(none)'}"
         )
     study = optuna.load_study(study_name=study_name, storage=storage)
+    direction = study.directions[0].name.lower()  # "minimize" | "maximize"
 
     finished = {"COMPLETE", "PRUNED", "FAIL"}
     records, skipped = [], 0
@@ -185,7 +205,7 @@ def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord
         if trial.state.name not in finished:
             skipped += 1
             continue
-        records.append(_optuna_record(trial, study_name))
+        records.append(_optuna_record(trial, study_name, direction))
     if skipped:
         warnings.warn(
             f"study {study_name!r}: skipped {skipped} unfinished trial(s) (RUNNING or WAITING)",
@@ -194,17 +214,91 @@ def from_optuna(storage: str, study_name: str | None = None) -> list[TrialRecord
     return records
 
 
-def _optuna_record(trial: Any, study_name: str) -> TrialRecord:
-    """Map one finished Optuna ``FrozenTrial`` to a record."""
-    where = f"study {study_name!r} trial {trial.number}"
-    state = trial.state.name
+_FLAT_PREFIX = "tunecost:"
+_FLAT_CURVE = _FLAT_PREFIX + "curve"
+# Flat attributes that are renamed in the measurement dict, so Optuna's own times keep the
+# names ``t_start``/``t_end`` that the fitter reads.
+_FLAT_RENAMED = {"t_start": "meter_t_start", "t_end": "meter_t_end"}
+
+
+def _flat_measurement(
+    user_attrs: Mapping[str, Any], inter: Mapping[int, float], where: str
+) -> dict[str, Any] | None:
+    """The measurement dict of a trial stored as flat ``tunecost:*`` attributes, or None."""
+    if _FLAT_PREFIX + "duration_s" not in user_attrs:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in user_attrs.items():
+        if not key.startswith(_FLAT_PREFIX) or key.startswith(_FLAT_CURVE):
+            continue
+        name = key.removeprefix(_FLAT_PREFIX)
+        out[_FLAT_RENAMED.get(name, name)] = value
+    chunks = []
+    i = 0
+    while (chunk := user_attrs.get(_FLAT_CURVE if i == 0 else f"{_FLAT_CURVE}.{i}")) is not None:
+        chunks.append(chunk)
+        i += 1
+    curve = []
+    for chunk in chunks:
+        if not isinstance(chunk, Mapping) or not isinstance(chunk.get("step"), list):
+            raise ConfigError(
+                f"{where}: user_attrs[{_FLAT_CURVE!r}] must be a dict of lists "
+                f"step, t_s[, energy_j], but got {str(chunk)[:80]!r}"
+            )
+        steps, times = chunk["step"], chunk.get("t_s")
+        energies = chunk.get("energy_j") or [None] * len(steps)
+        if not isinstance(times, list) or not len(steps) == len(times) == len(energies):
+            raise ConfigError(
+                f"{where}: user_attrs[{_FLAT_CURVE!r}] lists step, t_s and energy_j must have "
+                f"the same length, but got {len(steps)}, "
+                f"{len(times) if isinstance(times, list) else times!r}, {len(energies)}"
+            )
+        for step, t_s, energy_j in zip(steps, times, energies, strict=True):
+            if step in inter:  # a step Optuna did not store has no value to join
+                curve.append({"step": step, "value": inter[step], "t_s": t_s,
+                              "energy_j": energy_j})
+    out["curve"] = curve
+    return out
+
+
+def optuna_measurement(trial: Any, where: str | None = None) -> dict[str, Any] | None:
+    """What tunecost measured of one Optuna trial, in either stored format; ``None``: nothing.
+
+    Args:
+        trial: an ``optuna.trial.FrozenTrial``.
+        where: how error messages name the trial.
+
+    Returns:
+        The measurement as one dict (``duration_s``, ``energy_j``, ..., ``curve`` as a list
+        of ``{step, value, t_s, energy_j}``), from the flat ``tunecost:*`` attributes or the
+        older single ``tunecost`` attribute.
+
+    Raises:
+        ConfigError: the stored measurement is malformed.
+    """
+    where = where or f"trial {trial.number}"
+    measured = _flat_measurement(trial.user_attrs, trial.intermediate_values, where)
+    if measured is not None:
+        return measured
     measured = trial.user_attrs.get(OPTUNA_ATTR)
-    if measured is not None and not isinstance(measured, Mapping):
+    if measured is None:
+        return None
+    if not isinstance(measured, Mapping):
         raise ConfigError(
             f"{where}: user_attrs[{OPTUNA_ATTR!r}] must be a dict, "
             f"but got {type(measured).__name__}"
         )
-    measured = dict(measured or {})
+    return dict(measured)
+
+
+def _optuna_record(trial: Any, study_name: str, direction: str = "minimize") -> TrialRecord:
+    """Map one finished Optuna ``FrozenTrial`` to a record."""
+    where = f"study {study_name!r} trial {trial.number}"
+    state = trial.state.name
+    measured = optuna_measurement(trial, where) or {}
+    worker = trial.user_attrs.get(_FLAT_PREFIX + "worker")
+    if worker is not None:
+        measured.setdefault("worker", worker)
 
     inter = sorted(trial.intermediate_values.items())
     values = trial.values
@@ -225,6 +319,7 @@ def _optuna_record(trial: Any, study_name: str) -> TrialRecord:
     if duration_s is None:
         duration_s = trial.duration.total_seconds() if trial.duration is not None else 0.0
     attrs = {k: v for k, v in measured.items() if k not in _OPTUNA_FIELDS}
+    attrs["direction"] = direction
     if values is not None and len(values) > 1:
         attrs["values"] = list(values)
     if trial.datetime_start is not None:
@@ -275,7 +370,9 @@ def _ray_trial_order(trial_dir: Path) -> tuple[int, str]:
     return (int(match.group(1)) if match else 1 << 62, trial_dir.name)
 
 
-def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list[TrialRecord]:
+def from_ray(
+    results_dir: str | Path, *, metric: str, mode: str | None = "min"
+) -> list[TrialRecord]:
     """Read a Ray Tune experiment folder (``storage_path/name``), one record per trial folder.
 
     Each trial folder holds ``params.json`` and ``result.json`` (one result per line). Every
@@ -292,7 +389,9 @@ def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list
     Args:
         results_dir: the experiment folder; its name becomes the study name.
         metric: the objective key the trainable reports.
-        mode: ``"min"`` or ``"max"``, the objective's direction; kept in ``attrs["mode"]``.
+        mode: the objective's direction, ``min``/``max``/``minimize``/``maximize``
+            (``None``: ``min``, Ray Tune's default); kept in ``attrs["mode"]`` (``min``/``max``)
+            and ``attrs["direction"]`` (``minimize``/``maximize``).
 
     Returns:
         Records numbered in the order Ray created the trials: the index in the folder name
@@ -308,8 +407,8 @@ def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list
             lists the metrics found), ``mode`` is unknown, or a file is not JSON.
     """
     root = Path(results_dir)
-    if mode not in ("min", "max"):
-        raise ConfigError(f"mode must be 'min' or 'max', but got {mode!r}")
+    direction = normalize_direction("min" if mode is None else mode, field="mode")
+    mode = "min" if direction == "minimize" else "max"
     if not root.is_dir():
         raise ConfigError(f"Ray Tune results: no such folder {str(root)!r}")
     trial_dirs = sorted(
@@ -380,7 +479,9 @@ def from_ray(results_dir: str | Path, *, metric: str, mode: str = "min") -> list
             if _is_number(row.get(metric))
         ]
         values = [p["value"] for p in curve]
-        attrs: dict[str, Any] = {"trial_dir": trial_dir.name, "mode": mode}
+        attrs: dict[str, Any] = {
+            "trial_dir": trial_dir.name, "mode": mode, "direction": direction
+        }
         trial_id = last.get("trial_id") or (rows[0].get("trial_id") if rows else None)
         if trial_id is not None:
             attrs["trial_id"] = trial_id
@@ -505,6 +606,105 @@ def from_jsonl(path: str | Path) -> list[TrialRecord]:
 # CodeCarbon
 
 
+def _read_codecarbon(csv_path: str | Path) -> list[tuple[str, dict[str, str]]]:
+    """The rows of a CodeCarbon CSV as ``(where, row)``, checked for shape and encoding.
+
+    Raises:
+        ConfigError: no such file, not UTF-8, no ``duration`` column, a row with more or
+            fewer cells than the header, or no rows.
+    """
+    path = Path(csv_path)
+    if not path.is_file():
+        raise ConfigError(f"CodeCarbon CSV: no such file {str(path)!r}")
+    try:
+        # utf-8-sig: a spreadsheet that saved the file may have put a byte-order mark first.
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            if "duration" not in header:
+                raise ConfigError(
+                    f"{path}: not a CodeCarbon emissions CSV (no 'duration' column; "
+                    f"columns: {', '.join(header) or '(none)'})"
+                )
+            rows = []
+            for row in reader:
+                where = f"{path}:{reader.line_num}"
+                if None in row or any(v is None for v in row.values()):
+                    n = len(header) + len(row.get(None) or []) - sum(
+                        v is None for v in row.values()
+                    )
+                    raise ConfigError(
+                        f"{where}: a row must have one cell per column ({len(header)}), "
+                        f"but this one has {n}"
+                    )
+                rows.append((where, row))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: CodeCarbon CSV must be UTF-8, but byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start} is not"
+        ) from None
+    except csv.Error as exc:
+        raise ConfigError(f"{path}: not a CSV file: {exc}") from None
+    if not rows:
+        raise ConfigError(f"{path}: no rows")
+    return rows
+
+
+def _cc_number(row: Mapping[str, str], col: str, where: str) -> float | None:
+    """A finite number, ``>= 0`` for every column but ``longitude``/``latitude``; ``None``
+    for an empty cell."""
+    text = (row.get(col) or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{where}: column {col!r} is not a number: {text!r}") from None
+    if not math.isfinite(value) or (value < 0 and col not in ("longitude", "latitude")):
+        raise ConfigError(f"{where}: column {col!r} must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _cc_energy(row: Mapping[str, str], where: str) -> dict[str, Any]:
+    """The record fields a CodeCarbon row gives: duration, energies (J), sources, attrs.
+
+    GPU energy is CodeCarbon's NVML reading (source ``codecarbon``). CPU and RAM energy are
+    labelled ``estimated``: CodeCarbon models RAM power from its size in every version, and
+    its CSV does not say whether the CPU figure came from RAPL or from its TDP fallback.
+    """
+
+    def energy_j(energy_col: str, power_col: str) -> float | None:
+        kwh, power_w = _cc_number(row, energy_col, where), _cc_number(row, power_col, where)
+        if kwh is None or (kwh == 0 and not power_w):
+            return None  # no such device tracked
+        return kwh * J_PER_KWH
+
+    duration_s = _cc_number(row, "duration", where)
+    if duration_s is None:
+        raise ConfigError(f"{where}: 'duration' is empty")
+    gpu_j = energy_j("gpu_energy", "gpu_power")
+    cpu_j = energy_j("cpu_energy", "cpu_power")
+    dram_j = energy_j("ram_energy", "ram_power")
+    attrs: dict[str, Any] = {}
+    for col, key in _CODECARBON_ATTRS.items():
+        text = (row.get(col) or "").strip()
+        if text:
+            attrs[key] = _cc_number(row, col, where) if col in _CODECARBON_NUMERIC else text
+    total_kwh = _cc_number(row, "energy_consumed", where)
+    if total_kwh is not None:
+        attrs["energy_consumed_j"] = total_kwh * J_PER_KWH
+    return {
+        "duration_s": duration_s,
+        "energy_j": gpu_j,
+        "energy_source": "codecarbon" if gpu_j is not None else "none",
+        "cpu_energy_j": cpu_j,
+        "dram_energy_j": dram_j,
+        "cpu_energy_source": "estimated" if cpu_j is not None or dram_j is not None else "none",
+        "power_mean_w": gpu_j / duration_s if gpu_j is not None and duration_s > 0 else None,
+        "attrs": attrs,
+    }
+
+
 def from_codecarbon(csv_path: str | Path) -> list[TrialRecord]:
     """Read a CodeCarbon ``emissions.csv`` (or a per-task ``emissions_*.csv``): one record a row.
 
@@ -512,37 +712,42 @@ def from_codecarbon(csv_path: str | Path) -> list[TrialRecord]:
     numbered by its position (0 first), study ``project_name``, ``duration_s`` = ``duration``,
     ``energy_j`` = ``gpu_energy`` × 3.6e6, ``cpu_energy_j`` = ``cpu_energy`` × 3.6e6,
     ``dram_energy_j`` = ``ram_energy`` × 3.6e6, each ``None`` where both the energy and the
-    matching power are 0 (no such device tracked), sources ``codecarbon``; ``power_mean_w`` =
-    ``energy_j / duration_s``. ``attrs`` keeps ``emissions_kg``, ``country``,
+    matching power are 0 (no such device tracked); ``power_mean_w`` = ``energy_j /
+    duration_s``. The GPU figure is CodeCarbon's NVML reading (source ``codecarbon``); the
+    CPU and RAM figures are labelled ``estimated``: CodeCarbon always models RAM power from
+    its size, and its CSV does not say whether the CPU figure came from RAPL or from its
+    fallback of a fixed W per thread. ``attrs`` keeps ``emissions_kg``, ``country``,
     ``country_iso_code``, ``region``, ``run_id``, ``experiment_id``, ``task_name``,
     ``tracking_mode``, ``cpu_model``, ``gpu_model``, ``cpu_count``, ``gpu_count``,
-    ``codecarbon_version``, ``pue`` where the row has them. Columns that older CodeCarbon
-    versions lack are simply absent from the record. CodeCarbon's figures on a machine
-    without RAPL or NVML are its own estimates (a fixed W per CPU thread): the source label
-    stays ``codecarbon``; read ``tracking_mode`` and the models to judge.
+    ``codecarbon_version``, ``pue``, ``energy_consumed_j`` where the row has them. Columns
+    that older CodeCarbon versions lack are simply absent from the record.
+
+    To give CodeCarbon's energy to the trials of an Optuna study or Ray Tune run, see
+    :func:`join_codecarbon`.
 
     Args:
         csv_path: the CSV file CodeCarbon wrote.
 
     Raises:
-        ConfigError: the file has no rows, lacks a ``duration`` column, or a number is
-            malformed (the message gives the line).
+        ConfigError: the file is missing, not UTF-8, has no rows, lacks a ``duration``
+            column, has a row of the wrong length, or a number is malformed, infinite or
+            negative (the message gives the line).
     """
-    path = Path(csv_path)
-    if not path.is_file():
-        raise ConfigError(f"CodeCarbon CSV: no such file {str(path)!r}")
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        if "duration" not in header:
-            raise ConfigError(
-                f"{path}: not a CodeCarbon emissions CSV (no 'duration' column; "
-                f"columns: {', '.join(header) or '(none)'})"
+    out = []
+    for i, (where, row) in enumerate(_read_codecarbon(csv_path)):
+        fields = _cc_energy(row, where)
+        out.append(
+            _record(
+                {
+                    "study": (row.get("project_name") or "").strip() or "codecarbon",
+                    "number": i,
+                    "state": "COMPLETE",
+                    **fields,
+                },
+                where,
             )
-        rows = list(reader)
-    if not rows:
-        raise ConfigError(f"{path}: no rows")
-    return [_codecarbon_record(row, i, f"{path}:{i + 2}") for i, row in enumerate(rows)]
+        )
+    return out
 
 
 _CODECARBON_ATTRS = {
@@ -565,54 +770,197 @@ _CODECARBON_ATTRS = {
 }
 _CODECARBON_NUMERIC = {"emissions", "cpu_count", "gpu_count", "pue"}
 
+# A CodeCarbon row names its trial as ``trial-<number>``, optionally after ``<study>/``.
+_CC_TRIAL_NAME = re.compile(r"^(?:(?P<study>.+)/)?trial-(?P<number>\d+)$")
+_CC_NAME_COLUMNS = ("project_name", "task_name", "experiment_id")
+CODECARBON_TIME_SLACK_S = 1.5
+"""How far a CodeCarbon row may stick out of its trial's time range, s: CodeCarbon writes
+its timestamp in whole seconds (truncated), and the clocks are read a little apart."""
 
-def _codecarbon_record(row: Mapping[str, str | None], number: int, where: str) -> TrialRecord:
-    def num(col: str) -> float | None:
-        text = (row.get(col) or "").strip()
-        if not text:
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"{where}: column {col!r} is not a number: {text!r}") from None
 
-    def energy_j(energy_col: str, power_col: str) -> float | None:
-        kwh, power_w = num(energy_col), num(power_col)
-        if kwh is None or (kwh == 0 and not power_w):
-            return None
-        return kwh * J_PER_KWH
+def _cc_interval(row: Mapping[str, str], duration_s: float) -> tuple[float, float] | None:
+    """A row's ``[timestamp - duration, timestamp]`` in POSIX s; ``None`` without a timestamp.
 
-    duration_s = num("duration")
-    if duration_s is None:
-        raise ConfigError(f"{where}: 'duration' is empty")
-    gpu_j = energy_j("gpu_energy", "gpu_power")
-    cpu_j = energy_j("cpu_energy", "cpu_power")
-    dram_j = energy_j("ram_energy", "ram_power")
-    attrs: dict[str, Any] = {}
-    for col, key in _CODECARBON_ATTRS.items():
-        text = (row.get(col) or "").strip()
-        if text:
-            value = num(col) if col in _CODECARBON_NUMERIC else text
-            if not (isinstance(value, float) and math.isnan(value)):
-                attrs[key] = value
-    return _record(
-        {
-            "study": (row.get("project_name") or "").strip() or "codecarbon",
-            "number": number,
-            "state": "COMPLETE",
-            "duration_s": duration_s,
-            "energy_j": gpu_j,
-            "energy_source": "codecarbon" if gpu_j is not None else "none",
-            "cpu_energy_j": cpu_j,
-            "dram_energy_j": dram_j,
-            "cpu_energy_source": (
-                "codecarbon" if cpu_j is not None or dram_j is not None else "none"
-            ),
-            "power_mean_w": gpu_j / duration_s if gpu_j is not None and duration_s > 0 else None,
-            "attrs": attrs,
-        },
-        where,
-    )
+    CodeCarbon writes its local time without a zone (``datetime.now()``), as Optuna does;
+    a naive timestamp is read as this machine's local time, the same as Optuna's.
+    """
+    from datetime import datetime
+
+    text = (row.get("timestamp") or "").strip()
+    if not text:
+        return None
+    try:
+        t_end = datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+    if "." not in text.split("T")[-1]:
+        t_end += 0.5  # truncated to the second: the true end is within the next second
+    return t_end - duration_s, t_end
+
+
+def join_codecarbon(
+    records: list[TrialRecord], csv_path: str | Path
+) -> list[TrialRecord]:
+    """Give each trial the energy of the CodeCarbon row that measured it.
+
+    A row belongs to a trial
+
+    1. **by name**, first: its ``project_name``, ``task_name`` (per-task CSVs) or
+       ``experiment_id`` is ``trial-<number>`` (the Optuna trial number, or the position of a
+       Ray Tune trial as :func:`from_ray` numbers them), optionally ``<study>/trial-<number>``,
+       or equals the Ray Tune ``trial_id``. So track each trial with its own tracker named
+       after it, e.g. ``OfflineEmissionsTracker(project_name=f"trial-{trial.number}")``
+       inside the objective (or ``tracker.start_task(f"trial-{trial.number}")``);
+    2. else **by time**: the row's ``[timestamp - duration, timestamp]`` lies within the
+       trial's ``[t_start, t_end]`` (Optuna's ``datetime_start``/``datetime_complete``; Ray
+       Tune's trial start and end), give or take :data:`CODECARBON_TIME_SLACK_S`; of several
+       such trials (trials run in parallel), the one whose end is nearest the row's. A row
+       that spans several trials (one tracker around the whole study) belongs to none.
+
+    Each row goes to at most one trial and each trial gets at most one row (of two rows
+    with the trial's name, the one nearest in time). A matched trial takes CodeCarbon's
+    figures where CodeCarbon has them (see :func:`from_codecarbon`: GPU energy labelled
+    ``codecarbon``, CPU and RAM energy ``estimated``) and keeps its own elsewhere (its
+    duration always); ``attrs`` gains ``codecarbon_line``, ``codecarbon_matched_by``
+    (``name``/``time``), ``codecarbon_duration_s``, ``emissions_kg``, ``energy_consumed_j``
+    and the row's context. Unmatched trials and rows are reported in one warning.
+
+    Args:
+        records: the trials, e.g. from :func:`from_optuna` or :func:`from_ray`.
+        csv_path: the ``emissions.csv`` CodeCarbon wrote.
+
+    Returns:
+        The records, in the same order, matched ones updated.
+
+    Raises:
+        ConfigError: the CSV is malformed (see :func:`from_codecarbon`), or no row matches
+            any trial (the message says how to name the trackers).
+    """
+    rows = []
+    for where, row in _read_codecarbon(csv_path):
+        fields = _cc_energy(row, where)
+        rows.append((where, row, fields, _cc_interval(row, fields["duration_s"])))
+    # Rows that share a whole-second timestamp were written in the order their trackers
+    # stopped: spread their ends over that second in line order, rather than all at +0.5 s.
+    same_second: dict[str, list[int]] = {}
+    for r, (_, row, _, span) in enumerate(rows):
+        text = (row.get("timestamp") or "").strip()
+        if span is not None and "." not in text.split("T")[-1]:
+            same_second.setdefault(text, []).append(r)
+    for group in same_second.values():
+        for k, r in enumerate(group):
+            where, row, fields, span = rows[r]
+            assert span is not None
+            shift_s = (k + 1) / (len(group) + 1) - 0.5
+            rows[r] = (where, row, fields, (span[0] + shift_s, span[1] + shift_s))
+
+    def trial_interval(rec: TrialRecord) -> tuple[float, float] | None:
+        t0, t1 = rec.attrs.get("t_start"), rec.attrs.get("t_end")
+        return (float(t0), float(t1)) if _is_number(t0) and _is_number(t1) else None
+
+    def end_gap_s(i_row: int, i_rec: int) -> float:
+        a, b = rows[i_row][3], trial_interval(records[i_rec])
+        return abs(a[1] - b[1]) if a is not None and b is not None else math.inf
+
+    # 1. by name
+    by_number: dict[int, list[int]] = {}
+    for i, rec in enumerate(records):
+        by_number.setdefault(rec.number, []).append(i)
+    by_trial_id = {
+        str(rec.attrs["trial_id"]): i for i, rec in enumerate(records) if "trial_id" in rec.attrs
+    }
+    claims: dict[int, list[int]] = {}  # record index -> row indices naming it
+    for r, (_, row, _, _) in enumerate(rows):
+        for col in _CC_NAME_COLUMNS:
+            name = (row.get(col) or "").strip()
+            match = _CC_TRIAL_NAME.match(name)
+            hits: list[int] = []
+            if match is not None:
+                hits = [
+                    i for i in by_number.get(int(match["number"]), [])
+                    if match["study"] in (None, records[i].study)
+                ]
+            elif name in by_trial_id:
+                hits = [by_trial_id[name]]
+            if len(hits) == 1:
+                claims.setdefault(hits[0], []).append(r)
+                break
+    matched: dict[int, tuple[int, str]] = {}  # record index -> (row index, how)
+    used: set[int] = set()
+    for i, rs in claims.items():
+        best = min(rs, key=lambda r: (end_gap_s(r, i), -r))  # nearest; else the last written
+        matched[i] = (best, "name")
+        used.add(best)
+    named_rows = {r for rs in claims.values() for r in rs}
+
+    # 2. by time, for rows that name no trial
+    pairs = []
+    for r, (_, _, _, span) in enumerate(rows):
+        if r in named_rows or span is None:
+            continue
+        for i, rec in enumerate(records):
+            trial = trial_interval(rec)
+            if i in matched or trial is None:
+                continue
+            slack = CODECARBON_TIME_SLACK_S
+            if trial[0] - slack <= span[0] and span[1] <= trial[1] + slack:
+                pairs.append((abs(span[1] - trial[1]), r, i))
+    for _, r, i in sorted(pairs):
+        if r not in used and i not in matched:
+            matched[i] = (r, "time")
+            used.add(r)
+
+    if not matched:
+        raise ConfigError(
+            f"{csv_path}: no CodeCarbon row matched any of the {len(records)} trials; name "
+            "each trial's tracker after it (project_name or task_name 'trial-<number>', or "
+            "the Ray trial id), or track each trial on its own so that its row falls within "
+            "the trial's start and end"
+        )
+    out = list(records)
+    for i, (r, how) in matched.items():
+        where, _, fields, _ = rows[r]
+        rec = records[i]
+        update: dict[str, Any] = {
+            k: fields[k]
+            for k in ("energy_j", "cpu_energy_j", "dram_energy_j", "power_mean_w")
+            if fields[k] is not None
+        }
+        if fields["energy_j"] is not None:
+            update["energy_source"] = fields["energy_source"]
+        if fields["cpu_energy_j"] is not None or fields["dram_energy_j"] is not None:
+            update["cpu_energy_source"] = fields["cpu_energy_source"]
+            if fields["cpu_energy_j"] is None:
+                update["cpu_energy_j"] = None  # half of a host figure would mislead
+            if fields["dram_energy_j"] is None:
+                update["dram_energy_j"] = None
+        attrs = {
+            **rec.attrs,
+            **fields["attrs"],
+            "codecarbon_line": where,
+            "codecarbon_matched_by": how,
+            "codecarbon_duration_s": fields["duration_s"],
+        }
+        out[i] = _record({**rec.model_dump(), **update, "attrs": attrs}, where)
+
+    n_name = sum(how == "name" for _, how in matched.values())
+    problems = []
+    if len(matched) < len(records):
+        missing = [records[i].number for i in range(len(records)) if i not in matched]
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        problems.append(f"{len(missing)} trial(s) without a row (numbers {shown})")
+    if len(used) < len(rows):
+        lines = [rows[r][0].rpartition(":")[2] for r in range(len(rows)) if r not in used]
+        shown = ", ".join(lines[:10]) + (", ..." if len(lines) > 10 else "")
+        problems.append(f"{len(lines)} row(s) matched no trial (lines {shown})")
+    if problems:
+        warnings.warn(
+            f"CodeCarbon join: {len(matched)} of {len(records)} trials matched "
+            f"({n_name} by name, {len(matched) - n_name} by time); " + "; ".join(problems)
+            + "; unmatched trials keep their own energy figures",
+            stacklevel=2,
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -627,25 +975,28 @@ def load_records(
     ray_results: str | Path | None = None,
     metric: str | None = None,
     codecarbon: str | Path | None = None,
-    mode: str = "min",
+    mode: str | None = None,
 ) -> list[TrialRecord]:
-    """Read trials from exactly one source: the one entry point the CLI calls.
+    """Read trials from one source: the one entry point the CLI calls.
 
     Args:
         records: a JSON Lines file of records (``--records``).
-        optuna_storage: an Optuna storage URL (``--optuna-storage``), with ``study`` (``--study``)
-            unless the storage holds one study.
+        optuna_storage: an Optuna storage (``--optuna-storage``): an SQLAlchemy URL or a
+            JournalStorage file, with ``study`` (``--study``) unless the storage holds one
+            study.
         ray_results: a Ray Tune experiment folder (``--ray-results``); needs ``metric``.
         metric: the objective key of the Ray Tune results (``--metric``).
-        codecarbon: a CodeCarbon ``emissions.csv`` (``--codecarbon``).
-        mode: ``"min"`` or ``"max"``, the Ray Tune objective's direction.
+        codecarbon: a CodeCarbon ``emissions.csv`` (``--codecarbon``): alone, one record per
+            row; with another source, joined to its trials (:func:`join_codecarbon`).
+        mode: the Ray Tune objective's direction (``min``/``max``/``minimize``/``maximize``;
+            ``None``: ``min``).
 
     Returns:
         The records of that source.
 
     Raises:
-        ConfigError: no source or more than one, a flag that belongs to another source, or
-            an error of the source's reader.
+        ConfigError: no source or more than one trial source, a flag that belongs to another
+            source, or an error of the source's reader.
 
     Example:
         >>> load_records()
@@ -660,26 +1011,29 @@ def load_records(
             ("--records", records),
             ("--optuna-storage", optuna_storage or study),
             ("--ray-results", ray_results),
-            ("--codecarbon", codecarbon),
         )
         if value is not None
     ]
-    if len(given) != 1:
+    if len(given) > 1 or (not given and codecarbon is None):
         raise ConfigError(
             "give exactly one of --records, --optuna-storage/--study, --ray-results, "
             f"--codecarbon (got {', '.join(given) or 'none'})"
+            + ("; --codecarbon may be added to any of them" if given else "")
         )
     if metric is not None and ray_results is None:
         raise ConfigError("--metric applies only to --ray-results")
+    if not given:
+        assert codecarbon is not None
+        return from_codecarbon(codecarbon)
     if records is not None:
-        return from_jsonl(records)
-    if optuna_storage is not None:
-        return from_optuna(optuna_storage, study)
-    if study is not None:
+        recs = from_jsonl(records)
+    elif optuna_storage is not None:
+        recs = from_optuna(optuna_storage, study)
+    elif study is not None:
         raise ConfigError(f"--study {study!r} needs --optuna-storage")
-    if ray_results is not None:
+    else:
         if metric is None:
             raise ConfigError("--ray-results needs --metric (the objective the trials report)")
-        return from_ray(ray_results, metric=metric, mode=mode)
-    assert codecarbon is not None  # one source was given, and it is this one
-    return from_codecarbon(codecarbon)
+        assert ray_results is not None
+        recs = from_ray(ray_results, metric=metric, mode=mode)
+    return recs if codecarbon is None else join_codecarbon(recs, codecarbon)

@@ -13,8 +13,10 @@ Where the figures come from, best first:
   samples; where NVML is unavailable, ``None`` or, if asked, TDP × utilisation × time
   (``"estimated"``);
 - CPU and DRAM: Intel RAPL counters through powercap sysfs; where those cannot be read (no
-  RAPL, or root-only as on most Linux systems since 5.10), the process CPU time × watts per
-  busy core (``"estimated"``; DRAM ``None``).
+  RAPL, or root-only as on most Linux systems since 5.10), the trial's CPU time × watts per
+  busy core (``"estimated"``; DRAM ``None``). The trial's CPU time is its own thread's plus
+  an equal share of the rest of the process tree's (other threads, joblib/loky and other
+  child processes) among the trials running at once: see :mod:`tunecost.calibrate._cpu`.
 
 Every estimate is marked in ``energy_source`` / ``cpu_energy_source``.
 """
@@ -63,6 +65,8 @@ class Measurement:
         util_mean: accelerator utilisation, mean over samples and devices, %.
         devices: accelerator names, one per device (e.g. ``"NVIDIA H200"``).
         n_samples: number of power samples behind the power figures.
+        cpu_s: CPU time charged to the trial, s (its thread plus its share of the process
+            tree's other CPU time; see :mod:`tunecost.calibrate._cpu`).
     """
 
     duration_s: float
@@ -77,6 +81,7 @@ class Measurement:
     util_mean: float | None
     devices: tuple[str, ...]
     n_samples: int
+    cpu_s: float | None = None
 
     @property
     def estimated(self) -> bool:
@@ -378,7 +383,7 @@ class TrialMeter:
         self._rapl: RaplSession | None = (
             self._rapl_backend.open() if self._rapl_backend is not None else None
         )
-        self._cpu_s0 = _cpu.process_cpu_s()
+        self._cpu_token = _cpu.LEDGER.start()
         self._t0 = self._clock()
         self._sample(self._t0)
         self._thread: threading.Thread | None = None
@@ -397,12 +402,13 @@ class TrialMeter:
         tb: TracebackType | None,
     ) -> None:
         t1 = self._clock()
+        cpu_s = _cpu.LEDGER.stop(self._cpu_token)  # first: the trial leaves the ledger whatever
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         self._active = False
         try:
-            self._result = self._finish(t1)
+            self._result = self._finish(t1, cpu_s)
         except Exception as err:
             if exc is None:
                 raise
@@ -498,7 +504,7 @@ class TrialMeter:
                     pass  # the read at exit decides whether RAPL is usable
                 next_rapl_s = t_s + rapl_poll_s
 
-    def _finish(self, t1: float) -> Measurement:
+    def _finish(self, t1: float, cpu_s: float) -> Measurement:
         duration_s = max(0.0, t1 - self._t0)
         for d in self._devices:
             # A sample the thread stamped after the end belongs to no trial.
@@ -531,7 +537,6 @@ class TrialMeter:
             w_per_core = self._cpu_w_per_core
             if w_per_core is None:
                 w_per_core = catalog.cpu("generic").tdp_w_per_core
-            cpu_s = max(0.0, _cpu.process_cpu_s() - self._cpu_s0)
             cpu_j, cpu_source = cpu_s * w_per_core, "estimated"
 
         power = self._power_sum_w
@@ -548,6 +553,7 @@ class TrialMeter:
             util_mean=sum(self._util_pct) / len(self._util_pct) if self._util_pct else None,
             devices=names,
             n_samples=len(power),
+            cpu_s=cpu_s,
         )
 
     def _nvml_energy_j(self, t1: float) -> float | None:

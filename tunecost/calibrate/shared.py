@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunecost._direction import normalize_direction
 from tunecost.calibrate.optuna import measured
 from tunecost.exceptions import ConfigError
 
@@ -99,9 +100,21 @@ def load_objective(spec: str) -> Callable[[optuna.Trial], Any]:
 
 
 def _storage(url: str, heartbeat_interval: int, grace_period: int | None) -> Any:
+    """The storage for ``url``: an RDB with heartbeats, or a JournalStorage file.
+
+    A journal file (``journal:///path`` or a bare path that is not an SQLite database; see
+    :func:`tunecost.calibrate.optuna.open_storage`) has no heartbeats in Optuna, so a dead
+    worker's trial stays RUNNING there and is not retried.
+    """
     import optuna
     import sqlalchemy.exc
 
+    from tunecost.calibrate.optuna import open_storage
+
+    resolved = open_storage(url, create=True)
+    if not isinstance(resolved, str):
+        return resolved  # a JournalStorage
+    url = resolved
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
@@ -187,6 +200,9 @@ def _claim(storage: Any, study_id: int) -> int | None:
 
 @contextmanager
 def _heartbeat(storage: Any, trial_id: int, interval_s: float) -> Iterator[None]:
+    if not hasattr(storage, "record_heartbeat"):  # JournalStorage: no heartbeats
+        yield
+        return
     stop = threading.Event()
 
     def beat() -> None:
@@ -228,7 +244,9 @@ def run_shared_study(
 
     Args:
         storage: SQLAlchemy URL, e.g. ``postgresql+psycopg://user@host:5432/db`` or
-            ``sqlite:///study.db``.
+            ``sqlite:///study.db``, or an Optuna JournalStorage file (``journal:///path.log``
+            or a bare path; processes on one disk, no database server; no heartbeats, so a
+            dead worker's trial is not retried).
         study_name: the study; the first worker creates it and enqueues ``n_trials`` trials.
         objective: ``objective(trial) -> value``; may call ``trial.report`` and raise
             ``optuna.TrialPruned``.
@@ -250,6 +268,7 @@ def run_shared_study(
     import optuna
     from optuna.trial import TrialState
 
+    direction = normalize_direction(direction)
     if n_trials < 1:
         raise ConfigError(f"`n_trials >= 1` must hold, but got {n_trials=}")
     if heartbeat_interval < 1:
@@ -266,7 +285,8 @@ def run_shared_study(
         trial_id = _claim(rdb, study_id)
         if trial_id is None:
             running = rdb.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-            if not running:
+            if not running or not hasattr(rdb, "record_heartbeat"):
+                # Without heartbeats (a journal file) a RUNNING trial is never retried.
                 return report
             time.sleep(poll_s)  # it may yet die and come back as a retry
             continue
@@ -292,11 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     import optuna
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--storage", required=True, help="SQLAlchemy URL of the study")
+    parser.add_argument(
+        "--storage",
+        required=True,
+        help="SQLAlchemy URL of the study, or a JournalStorage file (journal:///path.log)",
+    )
     parser.add_argument("--study-name", required=True)
     parser.add_argument("--n-trials", type=int, required=True, help="across all workers")
     parser.add_argument("--objective", required=True, help="module:name or file.py:name")
-    parser.add_argument("--direction", default="minimize", choices=("minimize", "maximize"))
+    parser.add_argument("--direction", default="minimize", help="min, max, minimize, maximize")
     parser.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
     parser.add_argument("--seed", type=int, default=None, help="this worker's sampler seed")
     parser.add_argument("--heartbeat-interval", type=int, default=2, help="seconds")
@@ -311,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         args.study_name,
         load_objective(args.objective),
         args.n_trials,
-        direction=args.direction,
+        direction=normalize_direction(args.direction, field="--direction"),
         sampler=sampler_cls[args.sampler](seed=args.seed),
         heartbeat_interval=args.heartbeat_interval,
         grace_period=args.grace_period,
