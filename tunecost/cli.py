@@ -542,6 +542,27 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
         )
 
 
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (``kill``, a CI timeout) raises ``SystemExit(143)`` here, so the report's
+    clean-up runs and no temporary folder is left beside ``--out``."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @app.command()
 def report(
     out: Annotated[
@@ -615,7 +636,7 @@ def report(
             tasks[step] = bar.add_task(escape(step), total=total)
         bar.update(tasks[step], completed=done, total=total)
 
-    with _user_errors(), bar:
+    with _user_errors(), bar, _terminate_as_exit():
         files = build_report(
             config,
             out=out,

@@ -7,8 +7,10 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -423,3 +425,30 @@ def test_out_that_is_not_a_folder_for_a_report(small_cfg: Path, tmp_path: Path) 
         assert len(lines) == 1 and message in lines[0], result.output
     assert (other / "notes.txt").read_text() == "mine" and len(list(other.iterdir())) == 1
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_terminated_cli_report_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    cmd = [sys.executable, "-m", "tunecost", "report", str(ROOT / "configs" / "lisa_rnd.yaml"),
+           "--out", str(out), "--replicates", "50", "--sobol-n", "256"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # Wait until the report has started writing (its breakdown PNG), then terminate it.
+        for _ in range(1200):
+            if list(tmp_path.glob(".rep.tunecost-report-tmp-*/breakdown.png")):
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"the report ended before it could be terminated: "
+                            f"{proc.communicate()[1].decode()[-500:]}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("the report never started writing")
+        proc.terminate()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()[-500:]
+    assert "Traceback" not in err.decode()
+    assert list(tmp_path.iterdir()) == []  # no report, no temporary folder

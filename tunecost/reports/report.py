@@ -361,20 +361,41 @@ def _swap_in(staging: Path, out: Path) -> None:
     """Replace ``out`` by ``staging``: rename the old one away, the new one in, remove the old.
 
     Each rename is atomic; between the two, ``out`` is briefly absent (never mixed). If the
-    second rename fails, the old report is put back.
+    second rename fails, the old report is put back; if another run's report took its place
+    meanwhile, that one is kept whole and this one is refused.
     """
     old = None
-    if out.exists():
+    if out.exists() or out.is_symlink():
         old = _tmp_name(out, "old")
         os.rename(out, old)
     try:
         os.rename(staging, out)
+    except OSError as exc:
+        if out.exists():  # another run swapped its report in between our two renames
+            if old is not None:
+                _remove(old)
+            raise ConfigError(
+                f"--out: another report was written into {str(out)!r} at the same time; it "
+                "is kept whole and this one was not written"
+            ) from None
+        if old is not None:
+            os.rename(old, out)
+        raise ConfigError(
+            f"--out: cannot move the report into {str(out)!r}: {exc.strerror or exc}"
+        ) from None
     except BaseException:
         if old is not None and not out.exists():
             os.rename(old, out)
         raise
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink():  # --out was a link to a folder: the link goes, not its target
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
