@@ -452,3 +452,15 @@ def test_a_terminated_cli_report_cleans_up(tmp_path: Path) -> None:
     assert proc.returncode == 128 + signal.SIGTERM, err.decode()[-500:]
     assert "Traceback" not in err.decode()
     assert list(tmp_path.iterdir()) == []  # no report, no temporary folder
+
+
+def test_a_calibration_fitted_here_is_named_where_it_ends_up(tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    files = build_report(out=out, records=STUDY / "data" / "calib_random.jsonl",
+                         accelerator="h200", replicates=20, **QUICK)
+    assert (out / "calibration.json").is_file()
+    sources = files.data["campaign"]["assumptions"]["sources"]
+    assert any(v.startswith(f"{out / 'calibration.json'}:") for v in sources.values())
+    for p in out.iterdir():
+        if p.suffix in (".md", ".html", ".json", ".csv"):
+            assert ".tunecost-report-" not in p.read_text(), p.name

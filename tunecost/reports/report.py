@@ -254,7 +254,7 @@ def build_report(
     staging = _staging(out)
     try:
         files = _build(
-            config, staging, calibration=calibration, records=records, repeats=repeats,
+            config, staging, final=out, calibration=calibration, records=records, repeats=repeats,
             optuna_storage=optuna_storage, study=study, ray_results=ray_results,
             metric=metric, accelerator=accelerator, direction=direction,
             replicates=replicates, engine=engine,
@@ -465,6 +465,7 @@ def _build(
     config: str | Path | CampaignConfig | None,
     out: Path,
     *,
+    final: Path,
     calibration: str | Path | None,
     records: str | Path | None,
     repeats: str | Path | None,
@@ -734,12 +735,23 @@ def _build(
         blocks.append(Items(items))
 
     # -- files ------------------------------------------------------------------------------
-    csvs = [write_csv(out / f"{name}.csv", rows) for name, rows in tables.items()]
+    # A calibration fitted here was read from the temporary folder: name where it will be.
+    def moved(obj: Any) -> Any:
+        if isinstance(obj, str):
+            return obj.replace(str(out), str(final))
+        if isinstance(obj, dict):
+            return {k: moved(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return type(obj)(moved(v) for v in obj)
+        return obj
+
+    csvs = [write_csv(out / f"{name}.csv", moved(rows)) for name, rows in tables.items()]
     data["tables"] = tables
     data["files"] = {"png": [p.name for p in pngs], "csv": [p.name for p in csvs]}
+    data = moved(data)
     json_path = write_json(out / "report.json", data)
-    md_path = write_text(out / "report.md", to_markdown(title, blocks))
-    html_path = write_text(out / "report.html", to_html(title, blocks))
+    md_path = write_text(out / "report.md", moved(to_markdown(title, blocks)))
+    html_path = write_text(out / "report.html", moved(to_html(title, blocks)))
     return ReportFiles(out, md_path, html_path, json_path, pngs, csvs,
                        tr.headline() if tr else None, data,
                        totals_rows(summary) if summary is not None else [], unit, multiplier)
