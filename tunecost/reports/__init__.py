@@ -1,8 +1,9 @@
 """Sensitivity and variance reports: what drives the objective, the cost and the spread.
 
 :func:`build_report` is the one public entry point (``tunecost report`` calls it). From a
-campaign config, a calibration, measured trial records (JSON Lines or an Optuna storage) and
-repeated configurations, in any useful combination, it writes to one folder:
+campaign config, a calibration, measured trial records (JSON Lines, an Optuna storage or a
+Ray Tune experiment folder) and repeated configurations, in any useful combination, it
+writes to one folder:
 
 * ``report.md`` and a self-contained ``report.html`` (plots embedded, nothing from the
   network; the Markdown links its PNGs relatively, so the folder reads the same attached
