@@ -542,27 +542,6 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
         )
 
 
-@contextlib.contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM (``kill``, a CI timeout) raises ``SystemExit(143)`` here, so the report's
-    clean-up runs and no temporary folder is left beside ``--out``."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _exit(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @app.command()
 def report(
     out: Annotated[
@@ -636,25 +615,39 @@ def report(
             tasks[step] = bar.add_task(escape(step), total=total)
         bar.update(tasks[step], completed=done, total=total)
 
-    with _user_errors(), bar, _terminate_as_exit():
-        files = build_report(
-            config,
-            out=out,
-            calibration=calibration,
-            records=records,
-            repeats=repeats,
-            optuna_storage=optuna_storage,
-            study=study,
-            ray_results=ray_results,
-            metric=metric,
-            accelerator=accelerator,
-            direction=direction,
-            replicates=replicates,
-            engine=engine,
-            sobol_n=sobol_n,
-            seed=seed,
-            progress=progress,
-        )
+    # SIGTERM (`kill`, a CI timeout) raises SystemExit(143), so the report's clean-up runs
+    # and no temporary folder is left beside --out (as on Ctrl-C).
+    import signal
+    import threading
+
+    def _exit(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit) if in_main else None
+    try:
+        with _user_errors(), bar:
+            files = build_report(
+                config,
+                out=out,
+                calibration=calibration,
+                records=records,
+                repeats=repeats,
+                optuna_storage=optuna_storage,
+                study=study,
+                ray_results=ray_results,
+                metric=metric,
+                accelerator=accelerator,
+                direction=direction,
+                replicates=replicates,
+                engine=engine,
+                sobol_n=sobol_n,
+                seed=seed,
+                progress=progress,
+            )
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     # The answer first, in the report's order: totals, tuning multiplier, what moves them.
     # Names and paths are plain text: rich would read "run[/bold].yaml" as markup and ":x:"
     # as an emoji.
