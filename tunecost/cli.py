@@ -596,7 +596,11 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Option(help="Folder to write the report into (created).")],
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder to write the report into (new, empty, or a previous report: "
+                     "it is replaced whole)."),
+    ],
     config: Annotated[
         Path | None, typer.Argument(help="Campaign file (.yaml, .yml or .toml).")
     ] = None,
@@ -614,19 +618,35 @@ def report(
         str | None, typer.Option(help="Optuna storage URL to read the trials from.")
     ] = None,
     study: Annotated[str | None, typer.Option(help="Optuna study name.")] = None,
+    ray_results: Annotated[
+        Path | None,
+        typer.Option(help="Ray Tune experiment folder to read the trials from (needs --metric)."),
+    ] = None,
+    metric: Annotated[str | None, typer.Option(help="Objective key in Ray results.")] = None,
     accelerator: Annotated[
-        str | None, typer.Option(help="Catalog accelerator of the Optuna trials.")
+        str | None, typer.Option(help="Catalog accelerator of the measured trials.")
     ] = None,
     direction: Annotated[
-        str | None, typer.Option(help="minimize or maximize (default: minimize).")
+        str | None,
+        typer.Option(
+            "--direction", "--mode",
+            help="min/minimize or max/maximize (default: the calibration's or the study's, "
+            "else minimize).",
+        ),
     ] = None,
     replicates: Annotated[
-        int | None, typer.Option(help="Campaign replicates (default: the config's, <= 1,000).")
+        int | None, typer.Option(help="Campaign replicates (default: the config's).")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(help="'vectorized', 'replay' or 'auto', as in tunecost simulate."),
+    ] = "auto",
     sobol_n: Annotated[int, typer.Option(help="SALib base sample size N (power of 2).")] = 256,
     seed: Annotated[int | None, typer.Option(help="Root seed (default: the config's).")] = None,
 ) -> None:
-    """Sensitivity and variance report: Markdown, HTML, PNG plots, JSON and CSV."""
+    """Report: P5/P50/P95 totals, tuning multiplier, what moves them; Markdown, HTML, PNG,
+    JSON and CSV."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from tunecost.reports import build_report
@@ -644,34 +664,64 @@ def report(
 
     def progress(step: str, done: int, total: int) -> None:
         if step not in tasks:
-            tasks[step] = bar.add_task(step, total=total)
+            tasks[step] = bar.add_task(escape(step), total=total)
         bar.update(tasks[step], completed=done, total=total)
 
-    with _user_errors(), bar:
-        if direction not in (None, "minimize", "maximize"):
-            from tunecost.exceptions import ConfigError
+    # SIGTERM (`kill`, a CI timeout) raises SystemExit(143), so the report's clean-up runs
+    # and no temporary folder is left beside --out (as on Ctrl-C).
+    import signal
+    import threading
 
-            raise ConfigError(f"--direction must be minimize or maximize, got {direction!r}")
-        files = build_report(
-            config,
-            out=out,
-            calibration=calibration,
-            records=records,
-            repeats=repeats,
-            optuna_storage=optuna_storage,
-            study=study,
-            accelerator=accelerator,
-            direction=direction,
-            replicates=replicates,
-            sobol_n=sobol_n,
-            seed=seed,
-            progress=progress,
-        )
-    if files.headline:
-        _out.print(files.headline, highlight=False, soft_wrap=True)
+    def _exit(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit) if in_main else None
+    try:
+        with _user_errors(), bar:
+            files = build_report(
+                config,
+                out=out,
+                calibration=calibration,
+                records=records,
+                repeats=repeats,
+                optuna_storage=optuna_storage,
+                study=study,
+                ray_results=ray_results,
+                metric=metric,
+                accelerator=accelerator,
+                direction=direction,
+                replicates=replicates,
+                engine=engine,
+                sobol_n=sobol_n,
+                seed=seed,
+                progress=progress,
+            )
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    # The answer first, in the report's order: totals, tuning multiplier, what moves them.
+    # Names and paths are plain text: rich would read "run[/bold].yaml" as markup and ":x:"
+    # as an emoji.
+    from rich.text import Text
+
+    if files.totals:
+        n_reps = files.data["totals"]["replicates"]
+        t = Table(title=Text(f"{files.data['title']}: {n_reps:,} replicates"),
+                  title_justify="left")
+        for i, col in enumerate(("total", "P5", "P50", "P95")):
+            t.add_column(Text(col), justify="left" if i == 0 else "right")
+        for row in files.totals:
+            t.add_row(*(Text(c) for c in row))
+        _out.print(t)
+    for line in (files.multiplier, files.headline):
+        if line:
+            _out.print(line, markup=False, emoji=False, highlight=False, soft_wrap=True)
     _out.print(
         f"wrote {files.html}, {files.markdown}, {files.json}, "
         f"{len(files.pngs)} PNG and {len(files.csvs)} CSV files in {files.out}",
+        markup=False,
+        emoji=False,
         highlight=False,
         soft_wrap=True,
     )

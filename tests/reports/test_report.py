@@ -5,17 +5,24 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tunecost.calibrate import read_records, write_records
 from tunecost.cli import app
 from tunecost.exceptions import ConfigError
 from tunecost.reports import ReportFiles, build_report
+from tunecost.reports.report import totals_rows
 
-from .conftest import STUDY
+from .conftest import ROOT, STUDY
 
 LISA_PNGS = {"breakdown.png", "tornado.png", "sobol.png"}
 TRIAL_PNGS = {"importance.png", "marginals.png", "seed_variance.png", "expected_best.png"}
@@ -157,3 +164,302 @@ def test_scenario_sets_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="scenarios"):
         build_report(cfg, out=tmp_path / "o")
+
+
+# --------------------------------------------------------------------------------------------
+# The answer first; the config's replicates; replay; Ray results; direction; the folder
+# --------------------------------------------------------------------------------------------
+
+SMALL = """\
+name: small
+workers: 2
+pue: 1.2
+carbon: {g_co2e_per_kwh: 300}
+pricing: {usd_per_accelerator_hour: 2.5}
+replicates: 37
+seed: 5
+studies:
+  - name: rs
+    strategy: {kind: random, n_trials: 12}
+    duration: {dist: fixed, duration_h: 0.5}
+    hardware: {accelerator: v100-sxm2}
+    power: {kind: constant, accelerator_w: 200}
+"""
+QUICK = {"sensitivity_replicates": 4, "sobol_n": 4, "n_boot": 50}
+TOTAL_LABELS = ["trials", "GPU-hours", "wall clock (hours)", "energy (kWh)", "CO2e (kg)",
+                "cloud cost ($)", "electricity ($)"]
+
+
+@pytest.fixture()
+def small_cfg(tmp_path: Path) -> Path:
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(SMALL)
+    return cfg
+
+
+def _value(cell: str) -> float:
+    return float(cell.replace("\\$", "").replace("$", "").replace(",", ""))
+
+
+def test_markdown_opens_with_the_totals_then_multiplier_then_sensitivity(
+        lisa_report: ReportFiles) -> None:
+    lines = lisa_report.markdown.read_text().splitlines()
+    assert lines[0] == "# tunecost report: lisa_rnd" and lines[2] == "## Summary"
+    header = lines.index("| total | P5 | P50 | P95 |")
+    assert header < 8  # nothing but the title and the caption above it
+    rows = [line.strip("|").split(" | ") for line in lines[header + 2:header + 9]]
+    assert [r[0].strip().replace("\\$", "$") for r in rows] == TOTAL_LABELS
+    metrics = lisa_report.data["campaign"]["metrics"]
+    keys = ["n_trials", "gpu_hours", "wall_clock_h", "energy_kwh", "co2e_kg", "cost_usd",
+            "electricity_usd"]
+    for row, key in zip(rows, keys, strict=True):
+        p5, p50, p95 = (_value(c.strip()) for c in row[1:])
+        assert p5 <= p50 <= p95
+        assert p50 == pytest.approx(metrics[key]["p50"], rel=5e-3)  # 3 significant figures
+        assert p95 == pytest.approx(metrics[key]["p95"], rel=5e-3)
+    text = "\n".join(lines)
+    i_table, i_tm = text.index("| total |"), text.index("Tuning multiplier: the whole campaign")
+    i_sens = text.index("> Price moves the totals most")
+    assert i_table < i_tm < i_sens < text.index("## 1. What drives")
+    assert lisa_report.data["totals"]["hours_unit"] == "GPU-hours"
+    assert lisa_report.data["totals"]["replicates"] == 200
+
+
+def test_html_has_the_same_order(lisa_report: ReportFiles) -> None:
+    html = lisa_report.html.read_text()
+    first_table = html.index("<table>")
+    assert first_table < html.index("Tuning multiplier: the whole campaign") \
+        < html.index('class="headline">Price moves') < html.index("<h2>1. What drives")
+    assert html.index("<h2>Summary</h2>") < first_table
+    table = html[first_table:html.index("</table>", first_table)]
+    assert [f"<th>{c}</th>" in table for c in ("total", "P5", "P50", "P95")] == [True] * 4
+    assert all(f"<td>{label}</td>" in table for label in TOTAL_LABELS)
+
+
+def test_report_json_has_a_schema_version(lisa_report: ReportFiles) -> None:
+    data = json.loads(lisa_report.json.read_text())
+    assert data["schema_version"] == 1
+
+
+def test_markdown_images_are_relative_links_that_exist(h200_report: ReportFiles) -> None:
+    md = h200_report.markdown.read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert sorted(links) == sorted(p.name for p in h200_report.pngs)
+    for link in links:
+        assert "/" not in link and ":" not in link and not link.startswith(".")
+        assert (h200_report.out / link).is_file()
+    # No temporary folder name leaks into any file the report wrote.
+    for p in h200_report.out.iterdir():
+        if p.suffix in (".md", ".html", ".json", ".csv"):
+            assert ".tunecost-report-" not in p.read_text(), p.name
+
+
+def test_the_configs_replicates_are_used(small_cfg: Path, tmp_path: Path) -> None:
+    files = build_report(small_cfg, out=tmp_path / "a", **QUICK)
+    assert files.data["campaign"]["replicates"] == 37
+    assert "37 replicates" in files.markdown.read_text()
+    result = CliRunner().invoke(app, ["report", str(small_cfg), "--out", str(tmp_path / "b"),
+                                      "--replicates", "23", "--sobol-n", "4"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert data["campaign"]["replicates"] == 23 and data["schema_version"] == 1
+    # The CLI's headline is in the report's order too: totals, multiplier, sensitivity.
+    out = result.output
+    assert out.index("P50") < out.index("Tuning multiplier") < out.index("moves the totals most")
+    assert "23 replicates" in out and "cloud cost ($)" in out
+
+
+def test_totals_say_cpu_hours_when_the_summary_does() -> None:
+    stats = {"p5": 0.001, "p50": 0.002, "p95": 0.004}
+    summary = {"metrics": {"n_trials": {"p5": 40, "p50": 40, "p95": 40}, "gpu_hours": stats,
+                           "cost_usd": None}, "hours_unit": "CPU-hours"}
+    rows = totals_rows(summary)
+    assert rows == [["trials", "40", "40", "40"], ["CPU-hours", "0.00100", "0.00200", "0.00400"]]
+    del summary["hours_unit"]
+    assert totals_rows(summary)[1][0] == "GPU-hours"
+
+
+def test_report_runs_replay_strategies(tmp_path: Path) -> None:
+    cfg = ROOT / "studies" / "fidelity_cpu" / "tpe_median.yaml"
+    result = CliRunner().invoke(app, ["report", str(cfg), "--out", str(tmp_path / "r"),
+                                      "--replicates", "3", "--sobol-n", "4"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["campaign"]["engine"] == "replay" and data["campaign"]["replicates"] == 3
+    assert data["totals"]["n_trials"]["p50"] == 40
+    # Only the assumptions that scale the replay's totals exactly are varied, and it says so.
+    assert set(data["tornado"]["ranking"]) == {"pue", "grid_intensity", "power", "price"}
+    assert "not varied here" in (tmp_path / "r" / "report.md").read_text()
+    assert "--engine replay" not in result.output
+
+
+def _ray_results(root: Path, n: int = 8) -> Path:
+    """A Ray Tune experiment folder in Ray's own layout (params.json, result.json lines)."""
+    exp = root / "ray_exp"
+    for i in range(n):
+        lr, width = 0.01 * (i + 1), 16 * (1 + i % 3)
+        d = exp / f"trainable_ab12c_{i:05d}_{i}_lr={lr:.4f}_2026-11-27_07-28-01"
+        d.mkdir(parents=True)
+        (d / "params.json").write_text(json.dumps({"lr": lr, "width": width}))
+        rows = []
+        for it in range(1, 5):
+            rows.append({"loss": 2.0 - lr * it - 0.01 * width, "training_iteration": it,
+                         "tunecost/duration_s": 0.5 * it * (1 + lr), "tunecost/energy_j":
+                         30.0 * it * (1 + lr), "tunecost/energy_source": "nvml",
+                         "time_total_s": 0.5 * it, "timestamp": 1795764486 + 10 * i + it,
+                         "trial_id": f"ab12c_{i:05d}"})
+        (d / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return exp
+
+
+@pytest.mark.parametrize(("flag", "value", "expected"), [
+    (None, None, "minimize"), ("--mode", "max", "maximize"), ("--direction", "MAXIMIZE",
+                                                              "maximize")])
+def test_report_reads_ray_results(small_cfg: Path, tmp_path: Path, flag, value,
+                                  expected) -> None:
+    exp = _ray_results(tmp_path)
+    args = ["report", str(small_cfg), "--ray-results", str(exp), "--metric", "loss",
+            "--out", str(tmp_path / "rep"), "--replicates", "20", "--sobol-n", "4"]
+    result = CliRunner().invoke(app, args + ([flag, value] if flag else []))
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert data["direction"] == expected
+    assert data["expected_best"]["maximize"] is (expected == "maximize")
+    assert set(data["importance"]["params"]) == {"lr", "width"}
+    assert any("Ray Tune results" in s for s in data["inputs"])
+
+
+def test_direction_defaults_to_the_records(small_cfg: Path, tmp_path: Path) -> None:
+    # Optuna's records carry the study's direction in attrs["direction"].
+    recs = [r.model_copy(update={"attrs": {**r.attrs, "direction": "maximize"}})
+            for r in read_records(STUDY / "data" / "calib_random.jsonl")[:12]]
+    path = tmp_path / "max.jsonl"
+    write_records(recs, path)
+    files = build_report(small_cfg, out=tmp_path / "rep", records=path, **QUICK)
+    assert files.data["direction"] == "maximize"
+    assert files.data["expected_best"]["maximize"] is True
+
+
+def test_bad_direction_is_one_line(small_cfg: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", str(small_cfg), "--out", str(tmp_path / "o"),
+                                      "--mode", "up"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: --direction must be one of minimize, maximize, min, max; got 'up'"]
+
+
+def test_names_with_markup_are_printed_as_they_are(tmp_path: Path) -> None:
+    cfg = tmp_path / "run[" / "bold].yaml"  # the file `run[/bold].yaml` of the issue
+    cfg.parent.mkdir()
+    cfg.write_text(SMALL.replace("name: small", "name: 'lr sweep [/v2] :x:'"))
+    out = tmp_path / "out[/x]"
+    result = CliRunner().invoke(app, ["report", str(cfg), "--out", str(out), "--sobol-n", "4"])
+    assert result.exit_code == 0, result.output
+    assert "lr sweep [/v2] :x:" in result.output and f"in {out}" in result.output
+    assert "❌" not in result.output
+
+
+# -- the output folder ------------------------------------------------------------------------
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_second_report_replaces_the_first_whole(small_cfg: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    first = build_report(small_cfg, out=out, repeats=STUDY / "data" / "repeats.jsonl",
+                         **QUICK)
+    assert (out / "seed_variance.png").exists()
+    second = build_report(small_cfg, out=out, seed=9, **QUICK)
+    names = {p.name for p in out.iterdir()}
+    expected = {"report.md", "report.html", "report.json", *second.data["files"]["png"],
+                *second.data["files"]["csv"]}
+    assert names == expected  # nothing of the first report is left beside the second
+    assert "seed_variance.png" not in names and first.data["seed"] != second.data["seed"]
+    assert json.loads((out / "report.json").read_text())["seed"] == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep", "small.yaml"]  # no temp left
+
+
+def test_an_interrupted_report_leaves_the_previous_one(small_cfg: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    build_report(small_cfg, out=out, **QUICK)
+    before = _listing(out)
+
+    def interrupt(step: str, done: int, total: int) -> None:
+        if step.startswith("Sobol"):  # after the breakdown and tornado PNGs were written
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_report(small_cfg, out=out, seed=11, progress=interrupt, **QUICK)
+    assert _listing(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep", "small.yaml"]
+
+
+def test_a_killed_runs_temporary_folder_is_removed(small_cfg: Path, tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".rep.tunecost-report-tmp-{dead.pid}-0badcafe"
+    stale.mkdir()
+    (stale / "tornado.png").write_bytes(b"half")
+    alive = tmp_path / f".rep.tunecost-report-tmp-{os.getppid()}-0123abcd"  # another run
+    alive.mkdir()
+    build_report(small_cfg, out=tmp_path / "rep", **QUICK)
+    assert not stale.exists() and alive.exists()
+
+
+def test_out_that_is_not_a_folder_for_a_report(small_cfg: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    for out, message in [
+        (tmp_path / "file", "--out must be a folder, but"),
+        (tmp_path / "file" / "sub", "lies under the file"),
+        (other, "holds other files"),
+    ]:
+        result = CliRunner().invoke(app, ["report", str(small_cfg), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.output
+    assert (other / "notes.txt").read_text() == "mine" and len(list(other.iterdir())) == 1
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_terminated_cli_report_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    cmd = [sys.executable, "-m", "tunecost", "report", str(ROOT / "configs" / "lisa_rnd.yaml"),
+           "--out", str(out), "--replicates", "50", "--sobol-n", "256"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # Wait until the report has started writing (its breakdown PNG), then terminate it.
+        for _ in range(1200):
+            if list(tmp_path.glob(".rep.tunecost-report-tmp-*/breakdown.png")):
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"the report ended before it could be terminated: "
+                            f"{proc.communicate()[1].decode()[-500:]}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("the report never started writing")
+        proc.terminate()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()[-500:]
+    assert "Traceback" not in err.decode()
+    assert list(tmp_path.iterdir()) == []  # no report, no temporary folder
+
+
+def test_a_calibration_fitted_here_is_named_where_it_ends_up(tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    files = build_report(out=out, records=STUDY / "data" / "calib_random.jsonl",
+                         accelerator="h200", replicates=20, **QUICK)
+    assert (out / "calibration.json").is_file()
+    sources = files.data["campaign"]["assumptions"]["sources"]
+    assert any(v.startswith(f"{out / 'calibration.json'}:") for v in sources.values())
+    for p in out.iterdir():
+        if p.suffix in (".md", ".html", ".json", ".csv"):
+            assert ".tunecost-report-" not in p.read_text(), p.name

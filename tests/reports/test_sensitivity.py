@@ -132,3 +132,28 @@ def test_sobol_on_the_campaign_finds_the_linear_drivers() -> None:
     assert st["price"] > 0.5
     s1_co2 = dict(zip(res.names, res.indices["co2e_kg"]["S1"], strict=True))
     assert s1_co2["grid_intensity"] > 0.2
+
+
+def test_scaled_model_matches_the_simulator_on_the_scaling_assumptions() -> None:
+    """A replay-only campaign's sensitivity scales the simulated totals: on a campaign both
+    can evaluate, the scaled model gives the re-simulating model's numbers."""
+    from tunecost.reports.sensitivity import SCALE_ASSUMPTIONS, ScaledTotalsModel
+
+    full = TotalsModel(_campaign(), replicates=8, seed=3)
+    base_pt = np.array([a.base for a in default_assumptions(full.base)])
+    base_totals = full.evaluate(base_pt[None, :])
+    scaled = ScaledTotalsModel({t: v[0] for t, v in base_totals.items()}, full.base, seed=3)
+    assumptions = [a for a in default_assumptions(full.base) if a.name in SCALE_ASSUMPTIONS]
+    assert [a.name for a in assumptions] == list(SCALE_ASSUMPTIONS)
+    i = {n: k for k, n in enumerate(ASSUMPTIONS)}
+    pts = np.tile(base_pt, (4, 1))
+    pts[0, i["pue"]], pts[1, i["grid_intensity"]] = 1.1, 200.0
+    pts[2, i["power"]], pts[3, i["price"]] = 1.2, 0.5
+    want = full.evaluate(pts)
+    got = scaled.evaluate(pts[:, [i[n] for n in SCALE_ASSUMPTIONS]])
+    for t in ("energy_kwh", "co2e_kg", "cost_usd", "electricity_usd", "wall_clock_h"):
+        np.testing.assert_allclose(got[t], want[t], rtol=1e-12)
+    tr = tornado(scaled, assumptions)
+    assert set(tr.ranking) == set(SCALE_ASSUMPTIONS) and tr.replicates == 8
+    with pytest.raises(ConfigError, match="4 columns"):
+        scaled.evaluate(pts)

@@ -41,14 +41,19 @@ class Breakdown:
     reference_how: str
     replicates: int
 
-    def explosion(self) -> str:
-        """One line: how many times one run the campaign costs."""
+    def explosion(self, hours_unit: str = "GPU-hours") -> str:
+        """One line: how many times one run the campaign costs.
+
+        Args:
+            hours_unit: what ``gpu_hours`` counts, ``"GPU-hours"`` or ``"CPU-hours"``.
+        """
         tm = self.tuning_multiplier
         one = self.rows[0]
         return (
-            f"One run: {_sig(one['gpu_hours'])} GPU-h, {_sig(one['energy_kwh'])} kWh; the "
-            f"whole campaign costs {_sig(tm['p50'])}× that energy "
-            f"(P5–P95 {_sig(tm['p5'])}–{_sig(tm['p95'])}×)."
+            f"Tuning multiplier: the whole campaign costs {_sig(tm['p50'])}× the energy of "
+            f"one run (P5–P95 {_sig(tm['p5'])}–{_sig(tm['p95'])}×); one run is "
+            f"{_sig(one['gpu_hours'])} {hours_unit}, {_sig(one['energy_kwh'])} kWh "
+            f"({self.reference_how})."
         )
 
 

@@ -8,7 +8,8 @@ path; the same numbers go to the report's JSON and CSV.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,16 @@ from tunecost._atomic import atomic_open
 from tunecost.exceptions import MissingExtraError
 
 __all__ = [
+    "PLAIN_TEXT",
     "breakdown_png",
     "expected_best_png",
     "importance_png",
     "marginals_png",
     "seed_variance_png",
+    "plain_texts",
+    "sobol_figure",
     "sobol_png",
+    "tornado_figure",
     "tornado_png",
 ]
 
@@ -45,6 +50,24 @@ TOTAL_LABELS = {
 }
 
 
+PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
+"""rcParams every figure is built and saved under: text is never mathtext or TeX."""
+
+
+def _plain_text(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Build and save the figure under :data:`PLAIN_TEXT` (tick labels made at draw time
+    read the rcParams then, so the save is inside the context too)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with matplotlib.rc_context(PLAIN_TEXT):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _figure(w: float, h: float) -> Any:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -56,12 +79,30 @@ def _figure(w: float, h: float) -> Any:
     return fig
 
 
+def plain_texts(fig: Any) -> list[Any]:
+    """Every text object of ``fig`` (titles, labels, tick labels, legends), math parsing off."""
+    from matplotlib.text import Text
+
+    texts = fig.findobj(Text)
+    for t in texts:
+        t.set_parse_math(False)
+    return texts
+
+
+def _drawn(fig: Any) -> Any:
+    fig.canvas.draw()  # creates the tick labels, so that plain_texts reaches them too
+    plain_texts(fig)
+    return fig
+
+
 def _save(fig: Any, path: Path) -> Path:
+    plain_texts(fig)  # texts made later, at draw time, read PLAIN_TEXT (see _plain_text)
     with atomic_open(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=_DPI)
     return Path(path)
 
 
+@_plain_text
 def importance_png(importances: Mapping[str, Mapping[str, Mapping[str, float]]],
                    params: Sequence[str], path: Path) -> Path:
     """Grouped bars: each parameter's importance for each target, one panel per evaluator."""
@@ -85,6 +126,7 @@ def importance_png(importances: Mapping[str, Mapping[str, Mapping[str, float]]],
     return _save(fig, path)
 
 
+@_plain_text
 def marginals_png(
     columns: Mapping[str, np.ndarray],
     params: Sequence[str],
@@ -140,6 +182,7 @@ def _binned_median(ax: Any, x: np.ndarray, y: np.ndarray, *, log: bool) -> None:
     ax.plot(mids, meds, color="black", lw=1.2)
 
 
+@_plain_text
 def seed_variance_png(configs: Sequence[Mapping[str, Any]], search_std: float | None,
                       path: Path) -> Path:
     """Each repeated configuration's runs: objective, duration, energy."""
@@ -164,9 +207,14 @@ def seed_variance_png(configs: Sequence[Mapping[str, Any]], search_std: float | 
     return _save(fig, path)
 
 
+@_plain_text
 def expected_best_png(rows: Sequence[Mapping[str, Any]], units: Sequence[str],
-                      estimators: Sequence[str], maximize: bool, path: Path) -> Path:
-    """Expected best score vs budget, one panel per budget unit, bootstrap bands shaded."""
+                      estimators: Sequence[str], maximize: bool, path: Path, *,
+                      hours_unit: str = "GPU-hours") -> Path:
+    """Expected best score vs budget, one panel per budget unit, bootstrap bands shaded.
+
+    ``hours_unit`` names the ``gpu_hours`` axis (``GPU-hours`` or ``CPU-hours``)."""
+    unit_labels = {**UNIT_LABELS, "gpu_hours": hours_unit}
     fig = _figure(3.3 * len(units) + 0.4, 3.4)
     axes = fig.subplots(1, len(units), squeeze=False)[0]
     names = {"dodge2019": "Dodge et al. 2019", "tang2020": "Tang et al. 2020 (unbiased)"}
@@ -180,13 +228,14 @@ def expected_best_png(rows: Sequence[Mapping[str, Any]], units: Sequence[str],
             ax.plot(x, y, color=_C[k], lw=1.6, label=names.get(e, e))
         ax.set_xscale("log")
         _plain_log_axis(ax, "x")
-        ax.set_xlabel(f"budget ({UNIT_LABELS.get(u, u)})")
+        ax.set_xlabel(f"budget ({unit_labels.get(u, u)})")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"expected {'best (max)' if maximize else 'best (min)'} objective")
     axes[0].legend(fontsize=8)
     return _save(fig, path)
 
 
+@_plain_text
 def breakdown_png(rows: Sequence[Mapping[str, Any]], edges: Sequence[float],
                   counts: Sequence[int], tm_p50: float, path: Path) -> Path:
     """Energy from one run to the whole campaign (log bars), and the tuning multiplier."""
@@ -215,8 +264,15 @@ def breakdown_png(rows: Sequence[Mapping[str, Any]], edges: Sequence[float],
     return _save(fig, path)
 
 
+@_plain_text
 def tornado_png(tornado: Any, totals: Sequence[str], path: Path) -> Path:
     """One tornado per total: bars from the low-end to the high-end value, largest first."""
+    return _save(tornado_figure(tornado, totals), path)
+
+
+@_plain_text
+def tornado_figure(tornado: Any, totals: Sequence[str]) -> Any:
+    """The figure :func:`tornado_png` saves, drawn, every text plain."""
     fig = _figure(4.6 * len(totals), 3.8)
     axes = fig.subplots(1, len(totals), squeeze=False)[0]
     order = tornado.ranking
@@ -235,11 +291,18 @@ def tornado_png(tornado: Any, totals: Sequence[str], path: Path) -> Path:
         ax.grid(axis="x", alpha=0.3)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
     axes[0].set_title("blue: low end, red: high end", fontsize=9, loc="left")
-    return _save(fig, path)
+    return _drawn(fig)
 
 
+@_plain_text
 def sobol_png(sobol: Any, totals: Sequence[str], labels: Mapping[str, str], path: Path) -> Path:
     """First-order (S1) and total (ST) Sobol indices of each total."""
+    return _save(sobol_figure(sobol, totals, labels), path)
+
+
+@_plain_text
+def sobol_figure(sobol: Any, totals: Sequence[str], labels: Mapping[str, str]) -> Any:
+    """The figure :func:`sobol_png` saves, drawn, every text plain."""
     fig = _figure(4.6 * len(totals), 3.8)
     axes = fig.subplots(1, len(totals), squeeze=False)[0]
     names = sobol.names
@@ -256,4 +319,4 @@ def sobol_png(sobol: Any, totals: Sequence[str], labels: Mapping[str, str], path
         ax.set_xlabel(f"Sobol index of {TOTAL_LABELS.get(t, t)}")
         ax.grid(axis="x", alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return _drawn(fig)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -131,25 +132,37 @@ def _cell(v: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _md(text: str) -> str:
+    """Plain text for Markdown: ``$`` escaped outside `code` spans (GitHub reads ``$…$`` as
+    math, so "$/GPU-h and $/kWh" or two dollar amounts in a row would become a formula)."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else p.replace("$", "\\$") for i, p in enumerate(parts))
+
+
+def _md_cell(text: str) -> str:
+    return _md(text).replace("|", "\\|")
+
+
 def to_markdown(title: str, blocks: Iterable[Block]) -> str:
-    """The report as Markdown; images are linked by file name (they sit next to it)."""
-    out = [f"# {title}", ""]
+    """The report as Markdown; images are linked by file name, relative (they sit next to
+    it), so the folder reads the same attached to a pull request or opened on disk."""
+    out = [f"# {_md(title)}", ""]
     for b in blocks:
         if isinstance(b, Heading):
-            out += [f"{'#' * b.level} {b.text}", ""]
+            out += [f"{'#' * b.level} {_md(b.text)}", ""]
         elif isinstance(b, Para):
-            out += [f"> {b.text}" if b.style == "headline" else b.text, ""]
+            out += [f"> {_md(b.text)}" if b.style == "headline" else _md(b.text), ""]
         elif isinstance(b, Items):
-            out += [f"- {i}" for i in b.items] + [""]
+            out += [f"- {_md(i)}" for i in b.items] + [""]
         elif isinstance(b, Table):
             if b.caption:
-                out += [f"*{b.caption}*", ""]
-            out.append("| " + " | ".join(b.columns) + " |")
+                out += [f"*{_md(b.caption)}*", ""]
+            out.append("| " + " | ".join(_md_cell(c) for c in b.columns) + " |")
             out.append("|" + "|".join("---" for _ in b.columns) + "|")
-            out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in b.rows]
+            out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in b.rows]
             out.append("")
         elif isinstance(b, Image):
-            out.append(f"![{b.alt}]({b.path.name})")
+            out.append(f"![{b.alt}]({quote(b.path.name)})")
             if b.csv:
                 out.append(f"\n*Data: {', '.join(f'`{c}`' for c in b.csv)}*")
             out.append("")

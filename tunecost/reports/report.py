@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
+import secrets
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tunecost._direction import normalize_direction
 from tunecost.calibrate import (
     Calibration,
     TrialRecord,
@@ -43,6 +49,8 @@ from tunecost.reports.render import (
     write_text,
 )
 from tunecost.reports.sensitivity import (
+    SCALE_ASSUMPTIONS,
+    ScaledTotalsModel,
     SobolResult,
     TornadoResult,
     TotalsModel,
@@ -52,7 +60,10 @@ from tunecost.reports.sensitivity import (
 )
 from tunecost.units import S_PER_H
 
-__all__ = ["ReportFiles", "build_report"]
+__all__ = ["SCHEMA_VERSION", "ReportFiles", "build_report", "hours_unit", "totals_rows"]
+
+SCHEMA_VERSION = 1
+"""Version of ``report.json``'s layout (its top-level ``schema_version``)."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(step, done, total)``: called as long steps advance."""
@@ -76,6 +87,10 @@ class ReportFiles:
         headline: the one line that says which assumption moves the totals most (``None``
             without a campaign).
         data: the JSON report, as a dict.
+        totals: ``[label, P5, P50, P95]`` rows of the campaign's totals, formatted as the
+            report shows them (empty without a campaign).
+        hours_unit: ``GPU-hours`` or ``CPU-hours`` (CPU-only hardware).
+        multiplier: the tuning-multiplier line (``None`` without a campaign).
     """
 
     out: Path
@@ -86,6 +101,9 @@ class ReportFiles:
     csvs: list[Path]
     headline: str | None
     data: dict[str, Any] = field(repr=False)
+    totals: list[list[str]] = field(default_factory=list)
+    hours_unit: str = "GPU-hours"
+    multiplier: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,9 +199,12 @@ def build_report(
     repeats: str | Path | None = None,
     optuna_storage: str | None = None,
     study: str | None = None,
+    ray_results: str | Path | None = None,
+    metric: str | None = None,
     accelerator: str | None = None,
     direction: str | None = None,
     replicates: int | None = None,
+    engine: str = "auto",
     sensitivity_replicates: int = 64,
     sobol_n: int = 256,
     sobol_replicates: int = 2,
@@ -192,12 +213,15 @@ def build_report(
     seed: int | None = None,
     progress: Progress | None = None,
 ) -> ReportFiles:
-    """Write the sensitivity and variance report of a campaign and/or a measured study.
+    """Write the report of a campaign and/or a measured study: the answer first (P5/P50/P95
+    totals, the tuning multiplier, what moves them), then the sections behind it.
 
     Args:
         config: a campaign file or config (its studies take per-trial costs from
             ``calibration`` when that is given too, as ``tunecost simulate --calibration``).
-        out: the folder to write into (created).
+        out: the folder to write into. The report is written into a temporary folder beside
+            it and swapped in whole, so ``out`` holds one complete report or its previous
+            state, never a mix; an existing ``out`` must be empty or a previous report.
         calibration: a calibration JSON; alone, it defines a campaign of as many random
             trials as ``records`` holds (or it was fitted on), on one of its accelerator,
             at PUE 1.0, world-average grid intensity and $0.12/kWh, which the report states.
@@ -205,10 +229,14 @@ def build_report(
         repeats: repeated configurations (JSON Lines): seed variance.
         optuna_storage, study: read the measured trials from an Optuna storage instead; a
             calibration is fitted from them when none is given.
-        accelerator: catalog accelerator of the Optuna trials (for that fit).
-        direction: ``minimize`` or ``maximize`` (default: the calibration's, else minimize).
-        replicates: Monte Carlo replicates of the campaign (default: the config's, at most
-            1,000).
+        ray_results, metric: read the measured trials from a Ray Tune experiment folder
+            (``metric``: the objective key the trainable reports).
+        accelerator: catalog accelerator of the measured trials (for that fit).
+        direction: ``minimize``/``maximize`` (or ``min``/``max``); default: the
+            calibration's, else the records' ``attrs["direction"]`` (Ray: ``attrs["mode"]``),
+            else minimize.
+        replicates: Monte Carlo replicates of the campaign (default: the config's).
+        engine: ``auto``, ``vectorized`` or ``replay``, as ``tunecost simulate --engine``.
         sensitivity_replicates: replicates per tornado evaluation.
         sobol_n: SALib's base sample size N (a power of 2; N × 9 evaluations).
         sobol_replicates: replicates per Sobol evaluation.
@@ -218,15 +246,254 @@ def build_report(
         progress: ``progress(step, done, total)``.
 
     Raises:
-        ConfigError: no usable input, or inputs that contradict each other.
+        ConfigError: no usable input, inputs that contradict each other, or an ``out`` that
+            is a file, lies under a file, or is a non-empty folder that is not a report.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _check_out(Path(out))
+    _remove_stale(out)
+    staging = _staging(out)
+    try:
+        files = _build(
+            config, staging, final=out, calibration=calibration, records=records, repeats=repeats,
+            optuna_storage=optuna_storage, study=study, ray_results=ray_results,
+            metric=metric, accelerator=accelerator, direction=direction,
+            replicates=replicates, engine=engine,
+            sensitivity_replicates=sensitivity_replicates, sobol_n=sobol_n,
+            sobol_replicates=sobol_replicates, ranges=ranges, n_boot=n_boot, seed=seed,
+            progress=progress,
+        )
+        _swap_in(staging, out)
+    except BaseException:  # KeyboardInterrupt too: nothing half-written stays behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return dataclasses.replace(
+        files, out=out, markdown=out / files.markdown.name, html=out / files.html.name,
+        json=out / files.json.name, pngs=[out / p.name for p in files.pngs],
+        csvs=[out / p.name for p in files.csvs],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The output folder: one whole report or the previous state, never a mix
+# --------------------------------------------------------------------------------------------
+
+_TMP_TAG = ".tunecost-report-"
+"""Temporary folders beside ``out`` are ``.{out.name}.tunecost-report-{tmp|old}-{pid}-{hex}``:
+a later run finds those of a process that no longer runs (killed) and removes them."""
+
+
+def _check_out(out: Path) -> Path:
+    out = Path(os.path.abspath(out))
+    for parent in [out, *out.parents]:
+        if parent.exists() or parent.is_symlink():
+            if parent == out and out.is_dir():
+                break
+            if parent == out:
+                raise ConfigError(f"--out must be a folder, but {str(out)!r} is a file")
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"--out must be a folder, but {str(out)!r} lies under the file "
+                    f"{str(parent)!r}"
+                )
+            break
+    cwd = Path.cwd()
+    if out == cwd or out in cwd.parents:
+        raise ConfigError(
+            f"--out must not be the current folder or one above it (the report replaces the "
+            f"folder whole), but got {str(out)!r}"
+        )
+    if out.is_dir() and any(out.iterdir()) and not _is_report(out):
+        raise ConfigError(
+            f"--out must be a new folder, an empty one or a previous tunecost report (it is "
+            f"replaced whole), but {str(out)!r} holds other files"
+        )
+    return out
+
+
+def _is_report(folder: Path) -> bool:
+    """Whether ``folder`` holds a report this function wrote (its ``report.json``)."""
+    try:
+        data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and str(data.get("title", "")).startswith("tunecost report")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the temporary folders a killed run left beside ``out``."""
+    if not out.parent.is_dir():
+        return
+    prefix = f".{out.name}{_TMP_TAG}"
+    for p in out.parent.iterdir():
+        if not p.name.startswith(prefix) or not p.is_dir():
+            continue
+        parts = p.name[len(prefix):].split("-")
+        if len(parts) == 3 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _tmp_name(out: Path, kind: str) -> Path:
+    return out.parent / f".{out.name}{_TMP_TAG}{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _staging(out: Path) -> Path:
+    staging = _tmp_name(out, "tmp")
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--out: cannot create a folder beside {str(out)!r}: {exc.strerror or exc}"
+        ) from None
+    return staging
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace ``out`` by ``staging``: rename the old one away, the new one in, remove the old.
+
+    Each rename is atomic; between the two, ``out`` is briefly absent (never mixed). If the
+    second rename fails, the old report is put back; if another run's report took its place
+    meanwhile, that one is kept whole and this one is refused.
+    """
+    old = None
+    if out.exists() or out.is_symlink():
+        old = _tmp_name(out, "old")
+        os.rename(out, old)
+    try:
+        os.rename(staging, out)
+    except OSError as exc:
+        if out.exists():  # another run swapped its report in between our two renames
+            if old is not None:
+                _remove(old)
+            raise ConfigError(
+                f"--out: another report was written into {str(out)!r} at the same time; it "
+                "is kept whole and this one was not written"
+            ) from None
+        if old is not None:
+            os.rename(old, out)
+        raise ConfigError(
+            f"--out: cannot move the report into {str(out)!r}: {exc.strerror or exc}"
+        ) from None
+    except BaseException:
+        if old is not None and not out.exists():
+            os.rename(old, out)
+        raise
+    if old is not None:
+        _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink():  # --out was a link to a folder: the link goes, not its target
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The answer: totals, tuning multiplier
+# --------------------------------------------------------------------------------------------
+
+_TOTAL_ROWS = (
+    ("n_trials", "trials"),
+    ("gpu_hours", None),  # the summary's hours_unit
+    ("wall_clock_h", "wall clock (hours)"),
+    ("energy_kwh", "energy (kWh)"),
+    ("co2e_kg", "CO2e (kg)"),
+    ("cost_usd", "cloud cost ($)"),
+    ("electricity_usd", "electricity ($)"),
+)
+
+
+def hours_unit(summary: Mapping[str, Any]) -> str:
+    """What the summary's ``gpu_hours`` counts: ``GPU-hours`` or ``CPU-hours``."""
+    return str(summary.get("hours_unit") or "GPU-hours")
+
+
+def _trials(x: Any) -> str:
+    return _g(x) if x is None or not math.isfinite(x) or abs(x) < 1 else f"{x:,.0f}"
+
+
+def totals_rows(summary: Mapping[str, Any]) -> list[list[str]]:
+    """``[label, P5, P50, P95]`` of each total the simulation summary has, in report order."""
+    rows = []
+    for key, label in _TOTAL_ROWS:
+        stats = summary["metrics"].get(key)
+        if stats is None:
+            continue
+        fmt = _trials if key == "n_trials" else _money if key.endswith("_usd") else _g
+        rows.append([label or hours_unit(summary), *(fmt(stats[q]) for q in ("p5", "p50", "p95"))])
+    return rows
+
+
+def _totals_block(summary: Mapping[str, Any]) -> Table:
+    engine = summary.get("engine")
+    return Table(
+        ["total", "P5", "P50", "P95"], totals_rows(summary),
+        f"Totals of {summary['name']!r}: {summary['replicates']:,} replicates, seed "
+        f"{summary['seed']}" + (f", {engine} engine" if engine else ""),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Building the report in a folder
+# --------------------------------------------------------------------------------------------
+
+
+def _default_direction(cal: Calibration | None, recs: Sequence[TrialRecord]) -> str:
+    """The objective's direction as the study stored it: the calibration's learning curve,
+    else the records' ``attrs["direction"]`` (Optuna) or ``attrs["mode"]`` (Ray Tune)."""
+    lc = getattr(cal, "learning_curve", None)
+    if getattr(lc, "direction", None) is not None:
+        return normalize_direction(lc.direction, field="calibration direction")
+    for key in ("direction", "mode"):
+        found = {r.attrs[key] for r in recs if isinstance(r.attrs.get(key), str)}
+        if len(found) == 1:
+            return normalize_direction(found.pop(), field=f'records attrs["{key}"]')
+    return "minimize"
+
+
+def _build(
+    config: str | Path | CampaignConfig | None,
+    out: Path,
+    *,
+    final: Path,
+    calibration: str | Path | None,
+    records: str | Path | None,
+    repeats: str | Path | None,
+    optuna_storage: str | None,
+    study: str | None,
+    ray_results: str | Path | None,
+    metric: str | None,
+    accelerator: str | None,
+    direction: str | None,
+    replicates: int | None,
+    engine: str,
+    sensitivity_replicates: int,
+    sobol_n: int,
+    sobol_replicates: int,
+    ranges: Mapping[str, tuple[float, float]] | None,
+    n_boot: int,
+    seed: int | None,
+    progress: Progress | None,
+) -> ReportFiles:
     tick: Progress = progress or (lambda step, done, total: None)
+    if direction is not None:
+        direction = normalize_direction(direction, field="--direction")
 
     # -- inputs --------------------------------------------------------------------------
-    if records is not None and optuna_storage is not None:
-        raise ConfigError("give --records or --optuna-storage, not both")
+    given = [name for name, v in (("--records", records), ("--optuna-storage", optuna_storage),
+                                  ("--ray-results", ray_results)) if v is not None]
+    if len(given) > 1:
+        raise ConfigError(f"give one source of measured trials, not {' and '.join(given)}")
     recs: list[TrialRecord] = []
     source = []
     if records is not None:
@@ -235,6 +502,11 @@ def build_report(
     elif optuna_storage is not None or study is not None:
         recs = load_records(optuna_storage=optuna_storage, study=study)
         source.append(f"trials: Optuna study {study!r} in `{optuna_storage}` ({len(recs)})")
+    elif ray_results is not None or metric is not None:
+        mode = {"minimize": "min", "maximize": "max"}[direction or "minimize"]
+        recs = load_records(ray_results=ray_results, metric=metric, mode=mode)
+        source.append(f"trials: Ray Tune results `{ray_results}`, metric {metric!r} "
+                      f"({len(recs)})")
     reps = read_records(repeats) if repeats is not None else []
     if repeats is not None:
         source.append(f"repeated configurations: `{repeats}` ({len(reps)} records)")
@@ -246,16 +518,16 @@ def build_report(
         cal_path = Path(calibration)
         cal = Calibration.load(cal_path)
         source.append(f"calibration: `{cal_path}` ({cal.n_records} trials of {cal.study!r})")
-    elif recs and config is None:
+    direction = direction or _default_direction(cal, recs)
+    if cal is None and recs and config is None:
         cal = fit_calibration(recs, accelerator=accelerator,
-                              direction=direction or "minimize")  # type: ignore[arg-type]
+                              direction=direction)  # type: ignore[arg-type]
         if cal.energy is not None:
             cal_path = out / "calibration.json"
             cal.save(cal_path)
             source.append(f"calibration fitted on the trials: `{cal_path.name}`")
         else:
             notes.append("the trials have no measured energy, so no campaign is simulated")
-    direction = direction or ("maximize" if _maximize(cal) else "minimize")
     maximize = direction == "maximize"
 
     campaign_cfg: CampaignConfig | None = None
@@ -279,46 +551,60 @@ def build_report(
         assumed = True
     if campaign_cfg is None and not recs:
         raise ConfigError(
-            "nothing to report on: give a campaign CONFIG, --calibration, --records or "
-            "--optuna-storage/--study"
+            "nothing to report on: give a campaign CONFIG, --calibration, --records, "
+            "--optuna-storage/--study or --ray-results/--metric"
         )
     root_seed = seed if seed is not None else (campaign_cfg.seed if campaign_cfg else 0)
     title = f"tunecost report: {campaign_cfg.name if campaign_cfg else recs[0].study}"
 
     blocks: list[Block] = []
-    data: dict[str, Any] = {"title": title, "inputs": source, "seed": root_seed}
+    data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "title": title, "inputs": source,
+                            "seed": root_seed, "direction": direction}
     tables: dict[str, list[dict[str, Any]]] = {}
     pngs: list[Path] = []
 
-    # -- campaign simulation ---------------------------------------------------------------
+    # -- campaign simulation: the same entry point and engine choice as `tunecost simulate` --
     result = resolved = None
+    summary: dict[str, Any] | None = None
+    unit = "GPU-hours"
     if campaign_cfg is not None:
         from tunecost.simulate import simulate
         from tunecost.simulate._resolve import resolve
 
-        n_reps = replicates if replicates is not None else min(campaign_cfg.replicates, 1000)
+        n_reps = replicates if replicates is not None else campaign_cfg.replicates
         tick("simulating the campaign", 0, n_reps)
         result = simulate(
-            campaign_cfg, replicates=n_reps, seed=root_seed,
+            campaign_cfg, replicates=n_reps, seed=root_seed, engine=engine,  # type: ignore[arg-type]
             progress=lambda d, t: tick("simulating the campaign", d, t),
         )
         resolved = resolve(campaign_cfg)
-        data["campaign"] = result.summary()
+        summary = result.summary()
+        unit = hours_unit(summary)
+        data["campaign"] = summary
 
-    headline_blocks: list[Block] = []
-    blocks.append(Para("Inputs: " + "; ".join(source) + "."))
-    if assumed:
-        blocks.append(Para(
-            "No campaign config was given, so the campaign is the measured study re-run: "
-            f"{campaign_cfg.studies[0].strategy.n_trials} random trials on one "  # type: ignore[union-attr]
-            f"{cal.accelerator}, at PUE 1.0 (GPU energy as measured, no facility overhead), "  # type: ignore[union-attr]
-            "the world-average grid intensity (WORLD, 475 g/kWh) and $0.12/kWh "
-            "(Strubell et al.'s US average). Pass a CONFIG to set them.", "note"))
-        data["assumed_campaign"] = DEFAULT_CAMPAIGN
+    # -- 0. the answer ---------------------------------------------------------------------
     blocks.append(Heading("Summary"))
     summary_at = len(blocks)
-    for n in notes:
-        blocks.append(Para(n, "note"))
+    if summary is not None:
+        blocks.append(_totals_block(summary))
+        data["totals"] = {
+            "hours_unit": unit, "replicates": summary["replicates"],
+            **{k: ({q: summary["metrics"][k][q] for q in ("p5", "p50", "p95")}
+                   if summary["metrics"].get(k) is not None else None)
+               for k, _ in _TOTAL_ROWS},
+        }
+        if summary["metrics"].get("cost_usd") is None and \
+                summary["metrics"].get("electricity_usd") is None:
+            notes.insert(0, "No dollars: the campaign names no cloud instance or rental rate "
+                            "and no electricity price.")
+    if assumed:
+        notes.insert(0,
+            "No campaign config was given, so the campaign is the measured study re-run: "
+            f"{campaign_cfg.studies[0].strategy.n_trials} random trials on one "  # type: ignore[union-attr]
+            f"{cal.accelerator}, at PUE 1.0 (energy as measured, no facility overhead), "  # type: ignore[union-attr]
+            "the world-average grid intensity (WORLD, 475 g/kWh) and $0.12/kWh "
+            "(Strubell et al.'s US average). Pass a CONFIG to set them.")
+        data["assumed_campaign"] = DEFAULT_CAMPAIGN
 
     # -- 1. importances, marginals, seed variance ------------------------------------------
     blocks.append(Heading("1. What drives the objective, and the cost"))
@@ -333,8 +619,8 @@ def build_report(
                               "n_trials": imp.n_trials, "notes": imp.notes}
     else:
         blocks.append(Para(
-            "Not available: no measured trials were given (pass --records FILE.jsonl or "
-            "--optuna-storage URL --study NAME).", "note"))
+            "Not available: no measured trials were given (pass --records FILE.jsonl, "
+            "--optuna-storage URL --study NAME or --ray-results DIR --metric M).", "note"))
     sv: SeedVariance | None = seed_variance(reps, recs) if reps else None
     _seed_section(blocks, sv, reps, out, tables, pngs)
     if sv is not None:
@@ -356,7 +642,7 @@ def build_report(
             cost_per_trial=_per_trial_costs(recs, resolved), n_boot=n_boot, rng=root_seed,
         )
         tick("expected best vs budget (bootstrap)", 1, 1)
-        _expected_section(blocks, eb, out, tables, pngs)
+        _expected_section(blocks, eb, out, tables, pngs, unit)
         data["expected_best"] = {
             "maximize": maximize, "n_boot": n_boot, "band_pct": list(eb.band_pct),
             "cost_per_trial": eb.cost_per_trial, "cost_of_step": eb.cost_of_step(),
@@ -364,14 +650,14 @@ def build_report(
         }
     else:
         blocks.append(Para("Not available: it needs the scores of at least 2 measured trials "
-                           "(pass --records or --optuna-storage).", "note"))
+                           "(pass --records, --optuna-storage or --ray-results).", "note"))
 
     # -- 3. breakdown ----------------------------------------------------------------------
     blocks.append(Heading("3. Where the cost explodes: one run → one tune → campaign"))
     bd: Breakdown | None = None
     if result is not None and resolved is not None:
         bd = breakdown(result, resolved)
-        _breakdown_section(blocks, bd, out, tables, pngs)
+        _breakdown_section(blocks, bd, out, tables, pngs, unit)
         data["breakdown"] = {"tuning_multiplier": bd.tuning_multiplier,
                              "reference_how": bd.reference_how, "replicates": bd.replicates}
     else:
@@ -383,18 +669,26 @@ def build_report(
     tr: TornadoResult | None = None
     sr: SobolResult | None = None
     closing: str | None = None
-    if campaign_cfg is not None and resolved is not None:
+    if campaign_cfg is not None and resolved is not None and result is not None:
         assumptions = default_assumptions(resolved, ranges)
-        k_max = next(a.high for a in assumptions if a.name == "n_trials")
-        model = TotalsModel(campaign_cfg, replicates=sensitivity_replicates, seed=root_seed,
-                            k_max=k_max)
+        replayed = getattr(result, "engine", "vectorized") == "replay"
+        if replayed:
+            # The replay loops over replicates: re-running it per tornado or Sobol point is
+            # out of reach, so only the assumptions that scale its totals exactly are varied.
+            assumptions = [a for a in assumptions if a.name in SCALE_ASSUMPTIONS]
+            model: Any = ScaledTotalsModel(result.metrics, resolved, seed=result.seed)
+            sobol_model: Any = model
+        else:
+            k_max = next(a.high for a in assumptions if a.name == "n_trials")
+            model = TotalsModel(campaign_cfg, replicates=sensitivity_replicates,
+                                seed=root_seed, k_max=k_max)
+            sobol_model = TotalsModel(campaign_cfg, replicates=sobol_replicates,
+                                      seed=root_seed, k_max=k_max)
         tr = tornado(model, assumptions,
                      progress=lambda d, t: tick("tornado (one at a time)", d, t))
-        sobol_model = TotalsModel(campaign_cfg, replicates=sobol_replicates, seed=root_seed,
-                                  k_max=k_max)
         sr = sobol(sobol_model, assumptions, n_base=sobol_n, seed=root_seed,
                    progress=lambda d, t: tick("Sobol indices (SALib)", d, t))
-        closing = _sensitivity_section(blocks, tr, sr, out, tables, pngs)
+        closing = _sensitivity_section(blocks, tr, sr, out, tables, pngs, replayed)
         data["tornado"] = {
             "ranking": tr.ranking, "score": tr.score, "base": tr.base, "dollars": tr.dollars,
             "replicates": tr.replicates, "seed": tr.seed, "headline": tr.headline(),
@@ -404,24 +698,32 @@ def build_report(
             ],
         }
         data["sobol"] = {"n_base": sr.n_base, "n_evals": sr.n_evals,
-                         "replicates": sobol_replicates, "indices": sr.indices}
+                         "replicates": sobol_model.replicates if replayed else sobol_replicates,
+                         "indices": sr.indices}
         data["closing_note"] = closing
     else:
         blocks.append(Para("Not available: it needs a campaign (CONFIG or --calibration).",
                            "note"))
 
-    # -- summary, sources ------------------------------------------------------------------
+    # -- the summary: totals (above), then the multiplier, then what moves them -------------
+    multiplier = bd.explosion(unit) if bd is not None else None
+    headline_blocks: list[Block] = []
+    if multiplier is not None:
+        headline_blocks.append(Para(multiplier))
     if tr is not None:
         headline_blocks.append(Para(tr.headline(), "headline"))
-    if bd is not None:
-        headline_blocks.append(Para(bd.explosion()))
+    headline_blocks += [Para(n, "note") for n in notes]
     if imp is not None:
         headline_blocks.append(Para(_importance_line(imp)))
     if eb is not None:
-        line = _step_line(eb)
+        line = _step_line(eb, unit)
         if line:
             headline_blocks.append(Para(line))
-    blocks[summary_at:summary_at] = headline_blocks or [Para("—")]
+    headline_blocks.append(Para("Inputs: " + "; ".join(source) + ".", "note"))
+    at = summary_at + (1 if summary is not None else 0)
+    blocks[at:at] = headline_blocks
+    data["summary"] = {"tuning_multiplier": multiplier,
+                       "headline": tr.headline() if tr is not None else None}
     if closing is not None:
         blocks.append(Heading("Closing note"))
         blocks.append(Para(closing, "headline"))
@@ -433,19 +735,26 @@ def build_report(
         blocks.append(Items(items))
 
     # -- files ------------------------------------------------------------------------------
-    csvs = [write_csv(out / f"{name}.csv", rows) for name, rows in tables.items()]
+    # A calibration fitted here was read from the temporary folder: name where it will be.
+    def moved(obj: Any) -> Any:
+        if isinstance(obj, str):
+            return obj.replace(str(out), str(final))
+        if isinstance(obj, dict):
+            return {k: moved(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return type(obj)(moved(v) for v in obj)
+        return obj
+
+    csvs = [write_csv(out / f"{name}.csv", moved(rows)) for name, rows in tables.items()]
     data["tables"] = tables
     data["files"] = {"png": [p.name for p in pngs], "csv": [p.name for p in csvs]}
+    data = moved(data)
     json_path = write_json(out / "report.json", data)
-    md_path = write_text(out / "report.md", to_markdown(title, blocks))
-    html_path = write_text(out / "report.html", to_html(title, blocks))
+    md_path = write_text(out / "report.md", moved(to_markdown(title, blocks)))
+    html_path = write_text(out / "report.html", moved(to_html(title, blocks)))
     return ReportFiles(out, md_path, html_path, json_path, pngs, csvs,
-                       tr.headline() if tr else None, data)
-
-
-def _maximize(cal: Calibration | None) -> bool:
-    lc = getattr(cal, "learning_curve", None)
-    return getattr(lc, "direction", "minimize") == "maximize"
+                       tr.headline() if tr else None, data,
+                       totals_rows(summary) if summary is not None else [], unit, multiplier)
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,13 +773,13 @@ def _importance_line(imp: ImportanceResult) -> str:
     return f"Most important hyperparameter ({name}): " + "; ".join(parts) + "."
 
 
-def _step_line(eb: ExpectedBest) -> str | None:
+def _step_line(eb: ExpectedBest, hours_unit: str = "GPU-hours") -> str | None:
     c = eb.cost_of_step()
     if c.get("from_n") is None:
         return None
     better = "higher" if eb.maximize else "lower"
     units = [f"{_g(c[f'extra_{u}'])} {lab}" for u, lab in
-             (("gpu_hours", "GPU-h"), ("energy_kwh", "kWh"), ("co2e_kg", "kgCO2e"))
+             (("gpu_hours", hours_unit), ("energy_kwh", "kWh"), ("co2e_kg", "kgCO2e"))
              if f"extra_{u}" in c]
     if "extra_usd" in c:
         units.append(f"${_g(c['extra_usd'])}")
@@ -567,8 +876,10 @@ _UNIT_NAMES = {"n_trials": "trials", "gpu_hours": "GPU-h", "energy_kwh": "kWh",
                "co2e_kg": "kgCO2e", "usd": "$"}
 
 
-def _expected_section(blocks, eb: ExpectedBest, out, tables, pngs) -> None:
+def _expected_section(blocks, eb: ExpectedBest, out, tables, pngs,
+                      hours_unit: str = "GPU-hours") -> None:
     units = list(eb.cost_per_trial)
+    names = {**_UNIT_NAMES, "gpu_hours": hours_unit}
     blocks.append(Para(
         f"Expected best objective after n random-search trials, estimated from the "
         f"{eb.n[-1]} measured ones: Dodge et al. 2019 (n draws with replacement from the "
@@ -576,14 +887,14 @@ def _expected_section(blocks, eb: ExpectedBest, out, tables, pngs) -> None:
         "estimator of Tang et al. 2020 (mean best over all n-subsets). Bands: "
         f"{eb.band_pct[0]:g}–{eb.band_pct[1]:g} % percentile bootstrap ({eb.n_boot} "
         "resamples). The cost axes are n × the mean measured trial: "
-        + ", ".join(f"{_g(c)} {_UNIT_NAMES[u]}" for u, c in eb.cost_per_trial.items()
+        + ", ".join(f"{_g(c)} {names[u]}" for u, c in eb.cost_per_trial.items()
                     if u != "n_trials") + " per trial."))
     for n in eb.notes:
         blocks.append(Para(n, "note"))
     rows = eb.to_rows()
     tables["expected_best"] = rows
     png = plots.expected_best_png(rows, units, list(eb.curves), eb.maximize,
-                                  out / "expected_best.png")
+                                  out / "expected_best.png", hours_unit=hours_unit)
     pngs.append(png)
     blocks.append(Image(png, "expected best score vs budget", ["expected_best.csv"]))
     picks = sorted({1, 2, 5, 10, 20, int(eb.n[-1])} & set(int(n) for n in eb.n))
@@ -594,14 +905,15 @@ def _expected_section(blocks, eb: ExpectedBest, out, tables, pngs) -> None:
             f"{r['dodge2019']:.4f}", f"{r['tang2020']:.4f} "
             f"[{r['tang2020_low']:.4f}, {r['tang2020_high']:.4f}]"])
     blocks.append(Table(
-        ["trials"] + [_UNIT_NAMES[u] for u in units if u != "n_trials"]
+        ["trials"] + [names[u] for u in units if u != "n_trials"]
         + ["Dodge 2019", "Tang 2020 [band]"], trows))
-    line = _step_line(eb)
+    line = _step_line(eb, hours_unit)
     if line:
         blocks.append(Para(line))
 
 
-def _breakdown_section(blocks, bd: Breakdown, out, tables, pngs) -> None:
+def _breakdown_section(blocks, bd: Breakdown, out, tables, pngs,
+                       hours_unit: str = "GPU-hours") -> None:
     rows = []
     for r in bd.rows:
         rows.append([
@@ -614,10 +926,10 @@ def _breakdown_section(blocks, bd: Breakdown, out, tables, pngs) -> None:
         "of each study: its total divided by its count), and the whole campaign; P50 over "
         f"{bd.replicates:,} replicates. The reference run is {bd.reference_how}."))
     blocks.append(Table(
-        ["level", "name", "count", "GPU-hours", "kWh", "kgCO2e", "cloud $", "electricity $",
+        ["level", "name", "count", hours_unit, "kWh", "kgCO2e", "cloud $", "electricity $",
          "× one run (kWh)"], rows))
     tm = bd.tuning_multiplier
-    blocks.append(Para(bd.explosion() + f" Tuning multiplier mean {tm['mean']:,.1f}×, "
+    blocks.append(Para(bd.explosion(hours_unit) + f" Tuning multiplier mean {tm['mean']:,.1f}×, "
                    f"std {tm['std']:,.1f}×."))
     tables["breakdown"] = bd.rows
     edges, counts = bd.histogram
@@ -637,16 +949,25 @@ def _range_text(a) -> str:
     return _fmt_range(a)
 
 
-def _sensitivity_section(blocks, tr: TornadoResult, sr: SobolResult, out, tables, pngs) -> str:
+def _sensitivity_section(blocks, tr: TornadoResult, sr: SobolResult, out, tables, pngs,
+                         replayed: bool = False) -> str:
     blocks.append(Para(tr.headline(), "headline"))
+    how = (
+        "PUE, grid intensity, power and price scale the replay's simulated totals exactly. "
+        "This campaign runs on the replay engine (real samplers, pruners and schedulers, one "
+        "replicate at a time), too slow to re-run at every point, so the duration spread, "
+        "the number of trials and the failure rate are not varied here."
+        if replayed else
+        "PUE, grid intensity, power and price scale the simulated totals exactly; duration "
+        "spread, number of trials and failure rate re-run the vectorised simulator."
+    )
     blocks.append(Para(
         "Each assumption is moved over its range with the others at their base values "
         f"(tornado; {tr.replicates} replicates per evaluation, the same random numbers in "
         f"each, seed {tr.seed}), then all at once, uniform over the ranges (Sobol indices, "
-        f"SALib Saltelli scheme, N = {sr.n_base}, {sr.n_evals:,} evaluations). PUE, grid "
-        "intensity, power and price scale the simulated totals exactly; duration spread, "
-        "number of trials and failure rate re-run the vectorised simulator. Ranking: the "
-        "largest relative swing of kWh, kgCO2e, cloud dollars or electricity dollars."))
+        f"SALib Saltelli scheme, N = {sr.n_base}, {sr.n_evals:,} evaluations). " + how
+        + " Ranking: the largest relative swing of kWh, kgCO2e, cloud dollars or electricity "
+        "dollars."))
     rows = [[a.label, _f(a.base, ".4g"), _range_text(a), a.why] for a in tr.assumptions]
     blocks.append(Table(["assumption", "base", "range", "why this range"], rows,
                         "Assumptions and their ranges"))
@@ -695,6 +1016,9 @@ def _sensitivity_section(blocks, tr: TornadoResult, sr: SobolResult, out, tables
     return _closing(tr, sr)
 
 
+_WORDS = {4: "four", 7: "seven"}
+
+
 def _closing(tr: TornadoResult, sr: SobolResult) -> str:
     parts = []
     for rank, n in enumerate(tr.ranking[:3], start=1):
@@ -715,6 +1039,7 @@ def _closing(tr: TornadoResult, sr: SobolResult) -> str:
     st = sr.indices.get("energy_kwh", {}).get("ST")
     if st and all(math.isfinite(x) for x in st):
         i = int(np.argmax(st))
-        text += (f" Varying all seven together, {short[sr.names[i]]} carries the "
+        text += (f" Varying all {_WORDS.get(len(sr.names), len(sr.names))} together, "
+                 f"{short[sr.names[i]]} carries the "
                  f"largest share of the energy variance (total Sobol index {st[i]:.2f}).")
     return text

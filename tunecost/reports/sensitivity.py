@@ -39,7 +39,9 @@ from tunecost.units import S_PER_H
 
 __all__ = [
     "ASSUMPTIONS",
+    "SCALE_ASSUMPTIONS",
     "Assumption",
+    "ScaledTotalsModel",
     "SobolResult",
     "TornadoResult",
     "TotalsModel",
@@ -416,26 +418,33 @@ class TotalsModel:
                 done += sel.size
                 if progress is not None:
                     progress(done, len(struct))
-        pue0, ci0 = self.base.pue, self.base.g_co2e_per_kwh
-        f_energy = (points[:, idx["pue"]] / pue0 * points[:, idx["power"]])[:, None]
-        price = points[:, idx["price"]][:, None]
-        ci = points[:, idx["grid_intensity"]][:, None]
         m = {t: v[inverse] for t, v in base_totals.items()}
-        energy = m["energy_kwh"] * f_energy
-        if ci0 > 0:
-            co2 = m["co2e_kg"] * f_energy * ci / ci0
-        else:  # intensity assumed 0: CO2e is energy × the point's intensity
-            co2 = energy * ci / 1000.0
-        return {
-            "energy_kwh": energy,
-            "co2e_kg": co2,
-            "cost_usd": m["cost_usd"] * price,
-            "electricity_usd": m["electricity_usd"] * f_energy * price,
-            "wall_clock_h": m["wall_clock_h"],
-        }
+        return _scaled(m, points[:, idx["pue"]], points[:, idx["power"]],
+                       points[:, idx["price"]], points[:, idx["grid_intensity"]], self.base)
 
     def _big_n_jobs(self) -> int:
         return int(self._jobs(1.0).duration_h.shape[1])
+
+
+
+def _scaled(m: Mapping[str, np.ndarray], pue: np.ndarray, power: np.ndarray,
+            price: np.ndarray, ci: np.ndarray, base: ResolvedCampaign) -> dict[str, np.ndarray]:
+    """Totals ``m`` (``(P, R)`` at the base PUE, power, price and intensity) at each point's
+    PUE, power factor, price factor and intensity (each ``(P,)``): the exact scalings."""
+    f_energy = (pue / base.pue * power)[:, None]
+    energy = m["energy_kwh"] * f_energy
+    ci0 = base.g_co2e_per_kwh
+    if ci0 > 0:
+        co2 = m["co2e_kg"] * f_energy * ci[:, None] / ci0
+    else:  # intensity assumed 0: CO2e is energy × the point's intensity
+        co2 = energy * ci[:, None] / 1000.0
+    return {
+        "energy_kwh": energy,
+        "co2e_kg": co2,
+        "cost_usd": m["cost_usd"] * price[:, None],
+        "electricity_usd": m["electricity_usd"] * f_energy * price[:, None],
+        "wall_clock_h": m["wall_clock_h"],
+    }
 
 
 def _typical_s(rs: ResolvedStudy) -> float:
@@ -672,3 +681,56 @@ def sobol(
         n_base=n_base,
         seed=seed,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Campaigns only the replay can simulate
+# --------------------------------------------------------------------------------------------
+
+SCALE_ASSUMPTIONS = ("pue", "grid_intensity", "power", "price")
+"""The assumptions that scale the simulated totals exactly, so they need no re-simulation."""
+
+
+class ScaledTotalsModel:
+    """A campaign's totals as a function of the four scaling assumptions, from one simulation.
+
+    For campaigns that only the event-driven replay can simulate (real samplers, pruners and
+    schedulers: each replicate is a loop, far too slow to re-run per tornado or Sobol point),
+    PUE, grid intensity, IT power and price are applied as exact factors on the replay's own
+    per-replicate totals; the structural assumptions (duration spread, number of trials,
+    failure rate) are not varied, and the report says so.
+
+    Args:
+        metrics: the simulation's per-replicate totals (``CampaignResult.metrics``): at least
+            :data:`TOTALS` and ``wall_clock_h``, each ``(replicates,)``.
+        campaign: the resolved campaign (its PUE and grid intensity are the base values).
+        seed: the simulation's seed (reported).
+    """
+
+    names = SCALE_ASSUMPTIONS
+
+    def __init__(self, metrics: Mapping[str, np.ndarray], campaign: ResolvedCampaign, *,
+                 seed: int) -> None:
+        self.base = campaign
+        self.metrics = {t: np.asarray(metrics[t], dtype=np.float64)
+                        for t in (*TOTALS, "wall_clock_h")}
+        self.replicates = int(self.metrics["energy_kwh"].size)
+        self.seed = seed
+
+    def evaluate(self, points: np.ndarray, *, spread_levels: Sequence[float] | None = None,
+                 progress: Progress | None = None) -> dict[str, np.ndarray]:
+        """Totals at each point: ``(P, 4)`` values in :data:`SCALE_ASSUMPTIONS` order.
+
+        Returns ``{total: (P, replicates)}`` for each of :data:`TOTALS`, and ``wall_clock_h``.
+        """
+        points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        if points.shape[1] != len(SCALE_ASSUMPTIONS):
+            raise ConfigError(
+                f"points must have {len(SCALE_ASSUMPTIONS)} columns, got {points.shape}")
+        idx = {n: i for i, n in enumerate(SCALE_ASSUMPTIONS)}
+        shape = (len(points), self.replicates)
+        m = {t: np.broadcast_to(v[None, :], shape) for t, v in self.metrics.items()}
+        if progress is not None:
+            progress(len(points), len(points))
+        return _scaled(m, points[:, idx["pue"]], points[:, idx["power"]],
+                       points[:, idx["price"]], points[:, idx["grid_intensity"]], self.base)
