@@ -13,7 +13,10 @@ A :class:`ReportSchedule` gives the steps of a trial whose budget is ``resource`
 - ``steps: [...]``: at the listed steps that do not pass ``resource``;
 
 each with ``final: true`` adding ``resource`` itself when the rule does not land on it (the
-H200 objective's ``steps = 100`` trial reports at 12, 24, …, 96 and 100). ``resource`` is the
+H200 objective's ``steps = 100`` trial reports at 12, 24, …, 96 and 100). The rule gives how
+much work a report follows; ``offset`` is subtracted from the number the objective passes to
+``trial.report``: Optuna's own ``for step in range(n_epochs): ...; trial.report(v, step)``
+reports epoch 1's value as step 0, i.e. ``every: 1, offset: 1``. ``resource`` is the
 budget of a full trial when the calibration has no resource parameter (a fixed number of
 epochs); with one (``steps`` searched), each trial's own value is its budget.
 
@@ -22,6 +25,9 @@ Example:
     [12.0, 24.0, 36.0, 48.0, 60.0, 72.0, 84.0, 96.0, 100.0]
     >>> ReportSchedule(every=1, resource=4).steps_for().tolist()
     [1.0, 2.0, 3.0, 4.0]
+    >>> ReportSchedule(every=1, resource=4, offset=1).reported(ReportSchedule(every=1,
+    ...     resource=4, offset=1).steps_for()).tolist()
+    [0.0, 1.0, 2.0, 3.0]
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ class ReportSchedule(BaseModel):
         final: also report at the budget itself when the rule does not land on it.
         resource: budget of a full trial, steps; needed where the trial's budget is not a
             hyperparameter.
+        offset: subtracted from a report's work step to give the number the objective
+            reports it as (1 for a ``range(n)`` loop that reports from step 0).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -59,6 +67,7 @@ class ReportSchedule(BaseModel):
     steps: list[_Positive] | None = None
     final: bool = True
     resource: _Positive | None = None
+    offset: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
 
     @model_validator(mode="after")
     def _one_rule(self) -> ReportSchedule:
@@ -110,6 +119,10 @@ class ReportSchedule(BaseModel):
                               f"budget of {r:g} steps")
         return out
 
+    def reported(self, steps: np.ndarray) -> np.ndarray:
+        """The numbers the objective passes to ``trial.report`` for work ``steps``."""
+        return np.asarray(steps, dtype=float) - self.offset
+
     def describe(self) -> str:
         """One line for outputs, e.g. ``every 1 step (budget 12)``."""
         if self.every is not None:
@@ -121,6 +134,8 @@ class ReportSchedule(BaseModel):
         extra = [] if self.resource is None else [f"budget {self.resource:g}"]
         if self.final and self.every is None:
             extra.append("and at the end")
+        if self.offset:
+            extra.append(f"reported as step - {self.offset:g}")
         return rule + (f" ({', '.join(extra)})" if extra else "")
 
 

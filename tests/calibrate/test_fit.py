@@ -23,6 +23,7 @@ from tunecost.calibrate.fit import (
 from tunecost.calibrate.records import CurvePoint, TrialRecord, read_records
 from tunecost.catalog import accelerator
 from tunecost.exceptions import ConfigError
+from tunecost.report_schedule import ReportSchedule
 
 
 def _data_dir() -> Path | None:
@@ -381,6 +382,16 @@ def test_real_pruned_study_calibrates_on_every_trial(tmp_path: Path) -> None:
     cal = fit_calibration(recs, n_folds=5)
     assert cal.n_records == len(recs) and cal.n_pruned == n_pruned and not cal.notes
     assert REACHED_PARAM in {f.param for f in cal.features}
+    # The objective reports epochs 1..12 as Optuna's ``range(12)`` loop does, 0..11: the
+    # schedule counts the work and maps it back, so a replay reports the same numbers.
+    assert cal.report_schedule == ReportSchedule(every=1, resource=12, offset=1)
+    from tunecost.replay.surrogate import Surrogate
+
+    d = Surrogate(cal.report_schedule, calibration=cal, duration=None).draw(
+        cal.sample_params(3, rng=1), 3, rng=2)
+    assert [cal.report_schedule.reported(s).tolist() for s in d.steps] == [
+        [float(k) for k in range(12)]] * 3
+    assert all(np.all(np.diff(t) > 0) and t[0] > 0 for t in d.times_s)
     # Full runs are predicted from all trials: the complete ones' median wall time.
     full_s = np.median([r.duration_s for r in recs if r.state == "COMPLETE"])
     pred_s = np.median(cal.predict_duration_s(cal.sample_params(500, rng=0)))

@@ -140,7 +140,12 @@ def test_optuna_plain_study_without_attr(tmp_path: Path) -> None:
         assert rec.duration_s == pytest.approx(trial.duration.total_seconds())
         assert rec.value == trial.value
         assert rec.fidelity == 2
-        assert rec.curve == []  # intermediate values carry no times
+        # Intermediate values carry no times: the curve holds their steps and values, with
+        # times spread evenly over the trial, and says so.
+        assert [(p.step, p.value) for p in rec.curve] == sorted(
+            trial.intermediate_values.items())
+        assert rec.curve[-1].t_s == pytest.approx(rec.duration_s)
+        assert rec.attrs["curve_times"] == "interpolated"
 
 
 def test_optuna_errors(tmp_path: Path, optuna_url: str) -> None:

@@ -580,18 +580,28 @@ def sample_space(space: Mapping[str, ParamSpace], shape: tuple[int, ...],
     suggested it. Without conditions the draws are exactly :meth:`ParamSpace.sample`'s, in
     the space's order.
     """
-    out = {name: dim.sample(shape, rng) for name, dim in space.items()}
+    return mask_inactive(space, {name: dim.sample(shape, rng) for name, dim in space.items()})
+
+
+def mask_inactive(space: Mapping[str, ParamSpace], params: Mapping[str, np.ndarray]
+                  ) -> dict[str, np.ndarray]:
+    """``params`` with each conditional dimension NaN/``None`` where its condition fails.
+
+    Used by :func:`sample_space` and by whatever edits drawn configurations (PBT's explore
+    step), so an inactive child never carries a value.
+    """
+    out = dict(params)
     if not any(d.condition is not None for d in space.values()):
         return out
     masks = active_masks(space, out)
     for name, dim in space.items():
-        if dim.condition is None:
+        if dim.condition is None or name not in out:
             continue
         if dim.type == "categorical":
-            x = out[name].astype(object)
+            x = np.asarray(out[name]).astype(object)
             x[~masks[name]] = None
         else:
-            x = out[name].astype(float)
+            x = np.asarray(out[name]).astype(float)
             x[~masks[name]] = np.nan
         out[name] = x
     return out
@@ -1334,6 +1344,29 @@ def _resource_param(records: Sequence[TrialRecord]) -> str | None:
     return None
 
 
+def _step_offset(steps: Sequence[float]) -> float | None:
+    """What to add to reported steps to count the work they follow, or ``None`` (negative).
+
+    0 unless a step is 0: Optuna's ``for step in range(n_epochs): trial.report(v, step)``
+    reports the first epoch's value as step 0, so the work is one report spacing more (the
+    gcd of integral steps, else the smallest positive one; 1 when every step is 0).
+
+    >>> _step_offset([0, 1, 2, 11]), _step_offset([12, 24]), _step_offset([0, 0])
+    (1.0, 0.0, 1.0)
+    """
+    x = np.asarray(steps, dtype=float)
+    if x.size == 0 or np.any(x < 0):
+        return None if x.size else 0.0
+    if x.min() > 0:
+        return 0.0
+    positive = x[x > 0]
+    if not positive.size:
+        return 1.0
+    if np.all(positive == np.round(positive)):
+        return float(np.gcd.reduce(positive.astype(np.int64)))
+    return float(positive.min())
+
+
 def _reached_shares(records: Sequence[TrialRecord]) -> dict[int, float] | None:
     """Share of its budget each pruned trial ran, by record index, for a study whose budget
     is not a hyperparameter (``None`` without pruned trials or complete ones to set it).
@@ -1347,17 +1380,12 @@ def _reached_shares(records: Sequence[TrialRecord]) -> dict[int, float] | None:
               if r.state == "PRUNED" and r.fidelity is not None}
     if not complete or not pruned:
         return None
-    steps = np.array([*complete, *pruned.values()], dtype=float)
-    if np.any(steps < 0):
+    # Every reported step, not only the last ones: a study whose trials were pruned at step
+    # 1 or later still counted from 0.
+    offset = _step_offset([*complete, *pruned.values(),
+                           *(p.step for r in records for p in r.curve)])
+    if offset is None:
         return None
-    offset = 0.0
-    if steps.min() == 0:
-        positive = steps[steps > 0]
-        if not positive.size:
-            return None
-        integral = np.all(positive == np.round(positive))
-        offset = (float(np.gcd.reduce(positive.astype(np.int64))) if integral
-                  else float(positive.min()))
     budget = float(np.median(complete)) + offset
     if budget <= 0:
         return None
@@ -1632,17 +1660,19 @@ def fit_curve_model(records: Sequence[TrialRecord], features: Sequence[FeatureSp
 def _report_schedule(records: Sequence[TrialRecord], resource: str | None,
                      notes: list[str] | None = None) -> ReportSchedule | None:
     complete = [r for r in records if r.state == "COMPLETE" and r.curve]
-    if any(p.step <= 0 for r in complete for p in r.curve):
-        # A ReportSchedule holds positive steps only; Optuna's ``range(n)`` loop reports
-        # from step 0. No schedule then (the strategy's ``report:`` gives it), and a note.
+    # The schedule counts work; ``offset`` maps it back to the numbers the objective reports
+    # (Optuna's ``range(n)`` loop reports the first epoch as step 0).
+    offset = _step_offset([p.step for r in complete for p in r.curve])
+    if offset is None:
         if notes is not None:
-            notes.append("report schedule not inferred: the curves report at step 0; give "
-                         "the strategy a report schedule")
+            notes.append("report schedule not inferred: the curves report at negative "
+                         "steps; give the strategy a report schedule")
         return None
     budgets = [float(r.params[resource]) if resource is not None
-               else float(r.fidelity if r.fidelity is not None else r.curve[-1].step)
+               else float(r.fidelity if r.fidelity is not None else r.curve[-1].step) + offset
                for r in complete]
-    return infer_schedule([[p.step for p in r.curve] for r in complete], budgets)
+    schedule = infer_schedule([[p.step + offset for p in r.curve] for r in complete], budgets)
+    return None if schedule is None else schedule.model_copy(update={"offset": offset})
 
 
 def _common(values: Sequence[str | None]) -> str | None:

@@ -319,6 +319,13 @@ def _optuna_record(trial: Any, study_name: str, direction: str = "minimize") -> 
     if duration_s is None:
         duration_s = trial.duration.total_seconds() if trial.duration is not None else 0.0
     attrs = {k: v for k, v in measured.items() if k not in _OPTUNA_FIELDS}
+    if not curve and inter and all(math.isfinite(v) for _, v in inter):
+        # A plain study (no measuring wrapper) still stored every report's value and step:
+        # the learning curve is real, only its times are not; they are spread evenly over
+        # the trial (so no set-up time is read from them: timing.SetupTime skips them).
+        curve = [{"step": step, "value": v, "t_s": duration_s * (k + 1) / len(inter)}
+                 for k, (step, v) in enumerate(inter)]
+        attrs["curve_times"] = "interpolated"
     attrs["direction"] = direction
     if values is not None and len(values) > 1:
         attrs["values"] = list(values)

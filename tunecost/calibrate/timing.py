@@ -66,6 +66,8 @@ class SetupTime(BaseModel):
         """
         t0, e0 = [], []
         for r in records:
+            if r.attrs.get("curve_times") == "interpolated":
+                continue  # evenly spread times (a plain Optuna study) hold no set-up
             pts = [p for p in r.curve if p.t_s is not None]
             if len(pts) < 2:
                 continue

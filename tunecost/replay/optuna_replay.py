@@ -100,13 +100,13 @@ class OptunaPolicy:
         fixed = self.surrogate.recorded_params(number)
         if fixed is not None:
             self.study.enqueue_trial(fixed, skip_if_exists=False)
-        trial = self.study.ask(self.dists)
+        trial = self.surrogate.ask(self.study, self.dists)
         self.asked += 1
         params = ({k: np.asarray([v]) for k, v in trial.params.items()}
                   if self.with_params else None)
         d = self.surrogate.draw(params, 1, rng=self.rng, numbers=[number])
         times = d.times_s[0]
-        steps = [_int_step(s) for s in d.steps[0]]
+        steps = [_int_step(s) for s in self.surrogate.schedule.reported(d.steps[0])]
         kw_at = mean_kw(times.tolist(), np.nan_to_num(d.energy_j[0]).tolist(), self.host_kw)
         busy_kw = self.host_kw + float(np.nan_to_num(d.accel_w[0])) / W_PER_KW
         return Job(trial=number, duration_s=float(d.duration_s[0]),

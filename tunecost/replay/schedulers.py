@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from tunecost.calibrate.fit import mask_inactive
 from tunecost.exceptions import ConfigError
 from tunecost.replay._job import WAIT, Job, _Wait
 from tunecost.replay._trials import TrialBank
@@ -384,7 +385,10 @@ class PBTPolicy(_Base):
         new = {}
         for name, dim in bank.surrogate.space.items():
             v = bank.params[name][donor]
-            if dim.type == "categorical" or self.rng.random() < self.p_resample:
+            inactive = v is None or (isinstance(v, float) and math.isnan(v))
+            # An inactive donor value (a branch the donor did not take) is drawn afresh; the
+            # mask below clears it again where the new configuration's branch leaves it out.
+            if dim.type == "categorical" or inactive or self.rng.random() < self.p_resample:
                 v = dim.sample((1,), self.rng)[0]
             else:
                 v = float(v) * (1.2 if self.rng.random() < 0.5 else 0.8)
@@ -392,4 +396,4 @@ class PBTPolicy(_Base):
                 if dim.type == "int":
                     v = int(round(v))
             new[name] = np.asarray([v])
-        bank.replace(t, new, rng=self.rng)
+        bank.replace(t, mask_inactive(bank.surrogate.space, new), rng=self.rng)

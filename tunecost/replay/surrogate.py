@@ -250,8 +250,10 @@ class Surrogate:
             return [v + self.sign * ci * (b / s - 1.0)
                     for v, ci, s, b in zip(final, c, steps, budget, strict=True)]
         X = self.calibration.design(params)
+        # The curve model was fitted on the steps the objective reported.
+        reported = [self.schedule.reported(s) for s in steps]
         positions = [s / b if self.curve.axis == "fraction" else s
-                     for s, b in zip(steps, budget, strict=True)]
+                     for s, b in zip(reported, budget, strict=True)]
         if all(len(p) == len(positions[0]) and np.array_equal(p, positions[0])
                for p in positions):
             out = self.curve.sample(X, positions[0], rng=rng)
@@ -264,7 +266,9 @@ class Surrogate:
         recs = [self.recorded[i % len(self.recorded)] for i in numbers]
         duration_s = np.array([r.duration_s for r in recs])
         total_j = np.array([_energy(r, scope) for r in recs])
-        steps = [np.array([p.step for p in r.curve], dtype=float) for r in recs]
+        # Work steps: what the objective reported plus the schedule's offset (0-based loops).
+        steps = [np.array([p.step for p in r.curve], dtype=float) + self.schedule.offset
+                 for r in recs]
         times = [np.array([p.t_s for p in r.curve], dtype=float) for r in recs]
         for t, d in zip(times, duration_s, strict=True):
             t[-1] = d
