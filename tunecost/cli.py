@@ -509,12 +509,16 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
         f"{result.n_records} trials of {result.study!r}; written to {out}",
         "search space: "
         + ", ".join(
-            f"{k} [{v.low:g}, {v.high:g}]{' log' if v.log else ''}"
-            if v.type != "categorical"
-            else f"{k} {v.choices}"
+            (f"{k} [{v.low:g}, {v.high:g}]{' log' if v.log else ''}"
+             if v.type != "categorical"
+             else f"{k} {v.choices}")
+            + ("" if v.condition is None else
+               f" (if {v.condition.parent} in {list(v.condition.values)})")
             for k, v in result.space.items()
         ),
     ]
+    if result.energy_sources:
+        notes.append(f"{result.energy_scope} energy from {', '.join(result.energy_sources)}")
     if result.energy is None:
         notes.append(
             "no energy model (duration only: the trials carry no usable energy figure); "
@@ -524,8 +528,9 @@ def _render_calibration(result: Any, evaluation: dict[str, Any] | None, out: Pat
     elif result.energy_estimated:
         notes.append(
             f"the {result.energy_scope} energy the model was fitted on is partly estimated "
-            "(no NVML/RAPL reading), not measured"
+            "(a model of the hardware, not a meter reading)"
         )
+    notes.extend(result.notes)
     if result.learning_curve is not None:
         lc = result.learning_curve
         notes.append(

@@ -1106,6 +1106,7 @@ class Calibration(BaseModel):
     Predictions are medians: sampled costs multiply them by ``exp(N(0, sigma_log))``.
 
     Attributes:
+        schema_version: version of this file's layout (files without it are version 1).
         study: study name of the records.
         accelerator: catalog accelerator whose idle/TDP bound the power model, if given.
         power_low_w, power_high_w: those bounds, W (observed-range fallback without one;
@@ -1124,6 +1125,8 @@ class Calibration(BaseModel):
         energy_scope: what ``energy`` models: ``accelerator`` energy where every trial has
             it, else ``host`` (CPU + DRAM) energy, e.g. for a CPU-only study.
         energy_estimated: whether any fitted energy figure was an estimate, not a reading.
+        energy_sources: where the fitted energy readings came from (``nvml``, ``rapl``,
+            ``codecarbon``, ``estimated``), sorted; empty without an energy model.
         log_residual_corr: correlation of duration and energy out-of-fold log residuals.
         learning_curve: how early values rank trials against final ones (a summary), if the
             records have curves.
@@ -1147,6 +1150,7 @@ class Calibration(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    schema_version: Literal[1] = 1
     study: str
     accelerator: str | None
     power_low_w: float
@@ -1161,6 +1165,7 @@ class Calibration(BaseModel):
     energy: TargetModel | None
     energy_scope: Literal["accelerator", "host"] = "accelerator"
     energy_estimated: bool = False
+    energy_sources: list[str] = Field(default_factory=list)
     log_residual_corr: float | None
     learning_curve: LearningCurve | None = None
     curve_model: CurveModel | None = None
@@ -1300,8 +1305,31 @@ def _ape_pct(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
     return 100.0 * np.abs(pred - y) / y
 
 
+# A form whose predictions over the search space leave [min/F, max*F] of what was measured is
+# extrapolating, not interpolating: 10 CodeCarbon trials once gave an overhead_loglinear fit
+# (coefficients -828, -176, +739) with the best median CV error that predicted 1e49 kWh.
+_EXTRAPOLATION_FACTOR = 100.0
+
+
+def _extrapolates_sanely(model: Any, X: np.ndarray, y: np.ndarray, n: int = 2000) -> bool:
+    """Whether ``model`` stays within a factor of the measured targets over the space.
+
+    The space is probed as a random search would visit it: each design column drawn
+    independently from its own measured values (seeded: the fit stays deterministic).
+    """
+    if X.shape[1] == 0:
+        return True
+    gen = np.random.default_rng(0)
+    probe = np.column_stack([gen.choice(X[:, j], size=n) for j in range(X.shape[1])])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        pred = np.asarray(model.predict(probe), dtype=float)
+    lo, hi = float(y.min()) / _EXTRAPOLATION_FACTOR, float(y.max()) * _EXTRAPOLATION_FACTOR
+    return bool(np.all(np.isfinite(pred)) and pred.min() >= lo and pred.max() <= hi)
+
+
 def _select(
-    forms: Sequence[str], X: np.ndarray, y: np.ndarray, folds: list[np.ndarray], ctx: FitContext
+    forms: Sequence[str], X: np.ndarray, y: np.ndarray, folds: list[np.ndarray], ctx: FitContext,
+    notes: list[str],
 ) -> tuple[TargetModel, np.ndarray]:
     oof = {}
     mdape, mape = {}, {}
@@ -1323,10 +1351,19 @@ def _select(
             f"no cost-model form of {list(forms)} predicts held-out trials finitely; more "
             f"trials (or fewer folds) are needed, but got {len(y)} trials in {len(folds)} "
             "folds")
+    fitted = {name: FORMS[name].fit(X, y, ctx=ctx) for name in oof}
+    sane = [name for name in oof if _extrapolates_sanely(fitted[name], X, y)]
+    if sane:
+        oof = {name: oof[name] for name in sane}
+    else:
+        notes.append(f"every cost-model form of {list(oof)} extrapolates over the search "
+                     f"space beyond {_EXTRAPOLATION_FACTOR:g}x the measured range; kept the "
+                     "simplest")
+        oof = {min(oof, key=forms.index): oof[min(oof, key=forms.index)]}
     # Ties go to the earlier (simpler) form in the candidate order.
     best = min(oof, key=lambda k: (round(mdape[k], 9), forms.index(k)))
     resid = np.log(oof[best] / y)
-    model = FORMS[best].fit(X, y, ctx=ctx)
+    model = fitted[best]
     target = TargetModel(form=best, params=model.to_dict(), cv_mdape_pct=mdape, cv_mape_pct=mape,
                          sigma_log=float(resid.std(ddof=1)) if len(y) > 1 else 0.0)
     return target, resid
@@ -1586,13 +1623,14 @@ def fit_calibration(
     else:
         lo_w, hi_w = 0.0, math.inf
 
-    duration, d_resid = _select(tuple(duration_forms), X, duration_s, folds, FitContext())
+    duration, d_resid = _select(tuple(duration_forms), X, duration_s, folds, FitContext(),
+                                 notes)
     energy = corr = None
     if energy_j is not None:
         ctx = FitContext(duration_s=duration_s, duration_form=duration.form,
                          power_low_w=lo_w, power_high_w=hi_w)
         forms = tuple(f for f in energy_forms if f != "power_model" or math.isfinite(hi_w))
-        energy, e_resid = _select(forms, X, energy_j, folds, ctx)
+        energy, e_resid = _select(forms, X, energy_j, folds, ctx, notes)
         if len(used) > 2 and np.std(d_resid) > 0 and np.std(e_resid) > 0:
             corr = float(np.corrcoef(d_resid, e_resid)[0, 1])
     return Calibration(
@@ -1610,6 +1648,8 @@ def fit_calibration(
         energy=energy,
         energy_scope=scope or "accelerator",
         energy_estimated=energy is not None and any(_energy_estimated(r, scope) for r in used),
+        energy_sources=[] if energy is None else sorted(
+            {str(r.energy_source if scope != "host" else r.cpu_energy_source) for r in used}),
         log_residual_corr=corr,
         learning_curve=_fit_learning_curve(used, direction),
         curve_model=fit_curve_model(used, features, resource, direction),
