@@ -53,3 +53,22 @@ def test_seed_variance_against_the_search(search) -> None:
     assert sv.seed_share is not None and sv.seed_share < 0.01
     assert len(sv.to_rows()) == 12
     assert seed_variance(search) is None  # no configuration repeated
+
+
+def test_conditional_branches_and_host_energy_are_handled() -> None:
+    from tunecost.calibrate import TrialRecord
+
+    recs = []
+    for i in range(12):
+        svc = i % 2 == 0
+        params = {"classifier": "SVC" if svc else "RF",
+                  **({"svc_c": 0.1 * (i + 1)} if svc else {"rf_depth": 2 + i})}
+        recs.append(TrialRecord(number=i, state="COMPLETE", params=params, value=0.5 + 0.01 * i,
+                                duration_s=1.0 + (3.0 if svc else 0.0) + 0.1 * i,
+                                cpu_energy_j=12.0 * (1.0 + i), cpu_energy_source="estimated"))
+    res = param_importances(recs, fanova=False)
+    assert res.params == ["classifier"]
+    assert any("svc_c" in n and "rf_depth" in n for n in res.notes)
+    # A CPU-only study's host energy is its energy target, not "fewer than 2 trials".
+    assert res.n_trials["energy_j"] == 12
+    assert not any("energy_j: fewer" in n for n in res.notes)

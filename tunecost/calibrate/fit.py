@@ -1429,12 +1429,6 @@ def _reached_shares(records: Sequence[TrialRecord]) -> dict[int, float] | None:
     return {i: min((float(f) + offset) / budget, 1.0) for i, f in pruned.items()}
 
 
-def _host_energy_j(record: TrialRecord) -> float | None:
-    if record.cpu_energy_j is None:
-        return None
-    return record.cpu_energy_j + (record.dram_energy_j or 0.0)
-
-
 def _energy_targets(records: Sequence[TrialRecord], notes: list[str]
                     ) -> tuple[Literal["accelerator", "host"] | None, np.ndarray | None]:
     """Which energy the fit models, and its per-trial targets, J (``None``: no energy model).
@@ -1447,7 +1441,7 @@ def _energy_targets(records: Sequence[TrialRecord], notes: list[str]
     """
     n = len(records)
     why = []
-    for scope, get in (("accelerator", lambda r: r.energy_j), ("host", _host_energy_j)):
+    for scope, get in (("accelerator", lambda r: r.energy_j), ("host", lambda r: r.host_energy_j)):
         vals = [get(r) for r in records]
         have = [v for v in vals if v is not None]
         if not have:
@@ -1481,7 +1475,7 @@ def _trial_energy_j(record: TrialRecord, scope: str | None) -> float | None:
     if scope == "accelerator":
         return record.energy_j
     if scope == "host":
-        return _host_energy_j(record)
+        return record.host_energy_j
     return None
 
 

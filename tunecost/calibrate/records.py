@@ -106,6 +106,13 @@ class TrialRecord(BaseModel):
     curve: list[CurvePoint] = Field(default_factory=list)
     attrs: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def host_energy_j(self) -> float | None:
+        """CPU + DRAM energy, J (``None`` without a CPU figure)."""
+        if self.cpu_energy_j is None:
+            return None
+        return self.cpu_energy_j + (self.dram_energy_j or 0.0)
+
     @field_validator("params", mode="before")
     @classmethod
     def _finite_params(cls, params: Any) -> Any:

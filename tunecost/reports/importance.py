@@ -59,6 +59,8 @@ def _distribution(dim: ParamSpace) -> Any:
 def _target_value(r: TrialRecord, target: str) -> float | None:
     if target == "objective":
         return r.value
+    if target == "energy_j" and r.energy_j is None:
+        return r.host_energy_j  # a CPU-only study measures the host
     return getattr(r, target)
 
 
@@ -126,6 +128,12 @@ def param_importances(
     params = [p for p in params if len({r.params[p] for r in complete}) > 1]
     dists = {p: _distribution(space[p]) for p in params}
     notes = []
+    branch = [p for p in space if any(p in r.params for r in complete)
+              and not all(p in r.params for r in complete)]
+    if branch:
+        notes.append("left out of the importances, set only in some trials (a conditional "
+                     f"branch; Optuna's evaluators need every trial to have them): "
+                     f"{', '.join(branch)}")
     use_fanova = fanova_available() if fanova is None else fanova
     if not use_fanova:
         notes.append("fANOVA left out: scikit-learn is not installed (pip install scikit-learn)")

@@ -812,19 +812,26 @@ def _importance_section(blocks, imp, recs, cal, out, tables, pngs) -> None:
     blocks.append(Image(png, "parameter importances", ["importance.csv"]))
 
     done = [r for r in recs if r.state == "COMPLETE"]
+    # Every parameter, branch-only ones too (Optuna's evaluators rank only those every
+    # trial has; a conditional child is plotted where it was active).
+    names = list(dict.fromkeys(p for r in done for p in r.params))
     trial_rows = []
     for r in done:
         row: dict[str, Any] = {"number": r.number}
-        row.update({p: r.params.get(p) for p in imp.params})
-        row.update({"objective": r.value, "duration_s": r.duration_s, "energy_j": r.energy_j})
+        row.update({p: r.params.get(p) for p in names})
+        row.update({"objective": r.value, "duration_s": r.duration_s,
+                    "energy_j": r.energy_j if r.energy_j is not None else r.host_energy_j})
         trial_rows.append(row)
     tables["trials"] = trial_rows
     targets = {t: lab for t, lab in TARGETS.items()
                if any(row[t] is not None for row in trial_rows)}
     columns = {k: np.array([np.nan if row[k] is None else float(row[k]) for row in trial_rows])
-               for k in (*imp.params, *targets)
-               if all(isinstance(row[k], int | float | type(None)) for row in trial_rows)}
-    params = [p for p in imp.params if p in columns]
+               for k in (*names, *targets)
+               if all(isinstance(row[k], int | float | type(None)) for row in trial_rows)
+               and not all(isinstance(row[k], bool) for row in trial_rows)}
+    params = [p for p in names if p in columns and np.isfinite(columns[p]).sum() >= 2]
+    if not params:
+        return  # no numeric hyperparameter to plot against
     log_params = [p for p in params if cal is not None and p in cal.space and cal.space[p].log]
     png = plots.marginals_png(columns, params, targets, log_params, out / "marginals.png")
     pngs.append(png)
