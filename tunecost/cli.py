@@ -427,8 +427,8 @@ def calibrate(
         Path | None,
         typer.Option(help="Records of repeated configurations (JSON Lines), for seed noise."),
     ] = None,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the fold shuffling.")] = 0,
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds (>= 2).")] = 5,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the fold shuffling (>= 0).")] = 0,
     evaluate: Annotated[
         Path | None,
         typer.Option(help="Also predict these records (JSON Lines) and report the error."),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,3 +101,31 @@ def test_every_fitted_calibration_loads_back(records: list[TrialRecord]) -> None
     draws = back.sample_params(64, rng=0)
     d = back.predict_duration_s(draws)
     assert np.all(np.isfinite(d)) and np.all(d > 0)
+
+
+_EDITS = {
+    "coefficients not a list": lambda c: c["duration"]["params"].__setitem__("coef", 0.0),
+    "one coefficient short": lambda c: c["duration"]["params"]["coef"].pop(0),
+    "a coefficient that overflows": lambda c: c["duration"]["params"]["coef"].__setitem__(
+        0, 854736.0),
+    "cv errors without the form": lambda c: c["duration"]["cv_mdape_pct"].pop(
+        c["duration"]["form"]),
+    "an absurd noise spread": lambda c: c["duration"].__setitem__("sigma_log", 1e308),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(_EDITS))
+def test_hand_edited_calibrations_are_refused_in_one_line(edit: str, tmp_path: Path) -> None:
+    import json
+
+    from tunecost.exceptions import ConfigError
+
+    src = Path(__file__).resolve().parents[2] / "studies" / "fidelity_cpu" / "calib.json"
+    data = json.loads(src.read_text(encoding="utf-8"))
+    Calibration.model_validate(data)  # the file as written loads
+    _EDITS[edit](data)
+    bad = tmp_path / "edited.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a calibration file") as err:
+        Calibration.load(bad)
+    assert "\n" not in str(err.value)

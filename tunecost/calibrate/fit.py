@@ -1091,7 +1091,21 @@ class TargetModel(BaseModel):
     params: dict[str, Any]
     cv_mdape_pct: dict[str, float]
     cv_mape_pct: dict[str, float]
-    sigma_log: float = Field(ge=0)
+    # A log-residual spread above 10 (x22,000 at one sigma) is no model; a file that says so
+    # was edited, and would give inf totals.
+    sigma_log: float = Field(ge=0, le=10, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _usable(self) -> TargetModel:
+        if self.form not in self.cv_mdape_pct or self.form not in self.cv_mape_pct:
+            raise ValueError(f"cv_mdape_pct and cv_mape_pct must include the chosen form "
+                             f"{self.form!r}, but got {sorted(self.cv_mdape_pct)}")
+        try:
+            self.model()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"params do not fit form {self.form!r} (missing or malformed "
+                             f"{exc})") from None
+        return self
 
     def model(self) -> Any:
         """The fitted form object."""
@@ -1174,6 +1188,27 @@ class Calibration(BaseModel):
     trial_overhead: TrialOverhead | None = None
     seed_noise: SeedNoise | None = None
     notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _predicts_finitely(self) -> Calibration:
+        # A file is loaded only if its models give finite positive costs over its own space
+        # (a hand-edited coefficient would otherwise turn into an inf or NaN total later).
+        try:
+            probe = self.sample_params(64, rng=0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                checks = [("duration", self.predict_duration_s(probe))]
+                if self.energy is not None:
+                    checks.append(("energy", self.predict_energy_j(probe)))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"the cost models do not fit the features and space: "
+                             f"{str(exc).splitlines()[0]}") from None
+        for name, pred in checks:
+            pred = np.asarray(pred, dtype=float)
+            if not np.all(np.isfinite(pred) & (pred > 0)):
+                bad = pred[~(np.isfinite(pred) & (pred > 0))][0]
+                raise ValueError(f"{name} predictions over the search space must be finite "
+                                 f"and > 0, but the model gives {bad}")
+        return self
 
     def design(self, params: Mapping[str, Any]) -> np.ndarray:
         """Design matrix, shape ``S + (n_features,)``, for parameter arrays of shape ``S``.
@@ -1610,6 +1645,11 @@ def fit_calibration(
             raise ConfigError(
                 f"power bounds need the accelerator's idle_w, but {spec.name} has none"
             )
+        if spec.tdp_w <= 0:
+            raise ConfigError(
+                f"accelerator {spec.name!r} draws no power (a CPU-only row), but "
+                f"{len(used)} trials carry accelerator energy: give the accelerator they "
+                "ran on, or records with cpu_energy_j only")
         lo_w, hi_w, accel_name = float(spec.idle_w), float(spec.tdp_w), spec.name
     elif energy_j is not None:
         p = energy_j / duration_s
