@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -50,7 +51,7 @@ __all__ = [
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _exactly_one(model: BaseModel, *names: str) -> None:
@@ -237,11 +238,15 @@ class CampaignConfig(_Model):
     replicates: int = Field(default=1000, ge=1)
     seed: int = Field(default=0, ge=0)
 
-    @field_validator("pue")
+    @field_validator("pue", mode="before")
     @classmethod
-    def _pue_at_least_one(cls, value: float | str) -> float | str:
-        if isinstance(value, float | int) and value < 1:
-            raise ValueError(f"`pue >= 1` must hold, but got pue={value}")
+    def _pue_at_least_one(cls, value: Any) -> Any:
+        # Before parsing: a NaN or inf would otherwise fail both arms of ``float | str``, and
+        # the user would read two errors for one mistake.
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            if not (1 <= value < math.inf):
+                raise ValueError(f"`1 <= pue < inf` must hold, but got pue={value}")
+            return float(value)
         return value
 
     @model_validator(mode="after")
@@ -271,6 +276,11 @@ class ScenarioSet(_Model):
     scenarios: list[CampaignConfig] = Field(min_length=1)
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
     """Read a campaign (or a set of scenarios) from a ``.yaml``/``.yml`` or ``.toml`` file.
 
@@ -279,7 +289,20 @@ def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
         pydantic.ValidationError: a field breaks its rule (the path, the rule, the value).
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise ConfigError(f"{path}: the config must be a file, but this is a directory")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: config files must be UTF-8 text, but byte {exc.start} (line {line}) is "
+            f"{exc.object[exc.start:exc.start + 1]!r}"
+        ) from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read the config (permission denied)") from None
+    if not text.strip():
+        raise ConfigError(f"{path}: the config file is empty")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             data: Any = yaml.safe_load(text)
@@ -290,7 +313,10 @@ def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: the top level must be a mapping (name: ..., studies: ...), but got "
+            f"{type(data).__name__} {_short(data)}"
+        )
     context = {"base_dir": path.parent}
     if "scenarios" in data:
         return ScenarioSet.model_validate(data, context=context)

@@ -31,7 +31,7 @@ class RunSpec(BaseModel):
         instance: catalog cloud instance for the dollar cost; without it cost is not computed.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     accelerator: str
     n_accelerators: int = Field(default=1, ge=1)

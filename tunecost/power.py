@@ -49,7 +49,7 @@ class ResolvedPower:
 
 
 class _Power(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     idle_w: float | None = Field(
         default=None,

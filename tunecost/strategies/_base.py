@@ -202,7 +202,7 @@ class _Config(BaseModel):
     Subclasses declare ``kind`` and their fields and implement ``build()``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def build(self) -> Strategy:
         """Build the frozen strategy this config describes."""

@@ -37,7 +37,7 @@ __all__ = [
 
 
 class _Sched(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ASHASchedulerConfig(_Sched):
