@@ -235,7 +235,7 @@ class CampaignConfig(_Model):
     electricity: ElectricityConfig | None = None
     reference_run: ReferenceRunConfig = ReferenceRunConfig()
     studies: list[StudyConfig] = Field(min_length=1)
-    replicates: int = Field(default=1000, ge=1)
+    replicates: int = Field(default=1000, ge=1, le=100_000_000)
     seed: int = Field(default=0, ge=0)
 
     @field_validator("pue", mode="before")

@@ -42,7 +42,7 @@ from tunecost.simulate._backends import (
 )
 from tunecost.simulate._chunks import ChunkTask, Merged, run_chunk
 from tunecost.simulate._resolve import ResolvedCampaign, replicates_and_seed, resolve
-from tunecost.simulate._vectorized import SKIPPED, STATE_NAMES, build_jobs
+from tunecost.simulate._vectorized import SKIPPED, STATE_NAMES
 from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, summarize
 
 __all__ = [
@@ -185,6 +185,31 @@ def _chunk_size(n_jobs: int, replicates: int) -> int:
     return int(max(1, min(replicates, _ELEMENTS_PER_CHUNK // max(n_jobs, 1))))
 
 
+_BYTES_PER_JOB_REPLICATE = 8 * 32
+"""Bytes one job of one replicate takes while a chunk runs: about 32 float64/int64 arrays of
+shape ``(replicates, jobs)`` (the draws, the plan, the schedule, the accounting) at once."""
+
+MEMORY_LIMIT_BYTES = 8 * 2**30
+"""Refused above this estimate for one chunk (a chunk is never smaller than one replicate)."""
+
+
+def _jobs_per_replicate(campaign: ResolvedCampaign) -> int:
+    """Jobs of one replicate of the whole campaign (every instance of every study)."""
+    rng = np.random.default_rng(0)
+    return sum(s.count * s.strategy.plan(1, rng=rng).n_jobs for s in campaign.studies)
+
+
+def _check_memory(n_jobs: int, replicates_per_chunk: int) -> None:
+    need = n_jobs * replicates_per_chunk * _BYTES_PER_JOB_REPLICATE
+    if need > MEMORY_LIMIT_BYTES:
+        raise ConfigError(
+            f"one chunk of {replicates_per_chunk:,} replicate(s) × {n_jobs:,} jobs needs about "
+            f"{need / 2**30:,.1f} GiB, above the {MEMORY_LIMIT_BYTES / 2**30:g} GiB limit; "
+            "fewer jobs (count × trials)"
+            + (" or a smaller chunk_size (--chunk-size)" if replicates_per_chunk > 1 else "")
+        )
+
+
 def _assumptions(campaign: ResolvedCampaign) -> dict[str, Any]:
     cfg = campaign.config
     return {
@@ -262,13 +287,18 @@ def simulate(
     n_reps, root_seed = replicates_and_seed(config, replicates, seed)
     campaign = resolve(config)
 
-    # One probe replicate sizes the chunks (strategies fix their job count per study).
-    probe = build_jobs(campaign, 1, np.random.default_rng(0))
-    size = chunk_size if chunk_size is not None else _chunk_size(probe.duration_h.shape[1], n_reps)
+    # Strategies fix their job count per study: count one plan of each study (each is
+    # bounded by MAX_JOBS_PER_STUDY) before anything the size of the campaign is built.
+    n_jobs = _jobs_per_replicate(campaign)
+    size = chunk_size if chunk_size is not None else _chunk_size(n_jobs, n_reps)
     if size < 1:
         raise ConfigError(f"`chunk_size >= 1` must hold, but got chunk_size={size}")
+    _check_memory(n_jobs, min(size, n_reps))
     n_chunks = -(-n_reps // size)
-    streams = np.random.SeedSequence(root_seed).spawn(n_chunks)
+    root = np.random.SeedSequence(root_seed)
+    # Spawned one at a time: child i is the same whether spawned alone or in a list of
+    # n_chunks, and a list of 10**9 seed sequences would not fit memory.
+    streams = (root.spawn(1)[0] for _ in range(n_chunks))
 
     keep = n_reps <= KEEP_REPLICATES_MAX if keep_replicates is None else keep_replicates
     tasks = (

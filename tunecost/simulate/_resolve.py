@@ -16,6 +16,11 @@ from tunecost.failures import PreemptionConfig
 from tunecost.strategies import Strategy
 from tunecost.units import S_PER_H, W_PER_KW
 
+MAX_REPLICATES = 100_000_000
+"""Most Monte Carlo replicates of one run: summaries are streamed above 200,000, so memory is
+not the limit; time is (10**8 replicates of even a one-job campaign take hours), and
+percentiles settle long before."""
+
 
 @dataclass(frozen=True, slots=True)
 class ResolvedStudy:
@@ -167,8 +172,12 @@ def replicates_and_seed(
     """The run's replicate count and root seed: the arguments, else the config's; checked."""
     n_reps = config.replicates if replicates is None else replicates
     root_seed = config.seed if seed is None else seed
-    if n_reps < 1:
-        raise ConfigError(f"`replicates >= 1` must hold, but got replicates={n_reps}")
+    if isinstance(n_reps, bool) or not isinstance(n_reps, int | np.integer):
+        raise ConfigError(f"`replicates` must be an integer, but got replicates={n_reps!r}")
+    if not 1 <= n_reps <= MAX_REPLICATES:
+        raise ConfigError(
+            f"`1 <= replicates <= {MAX_REPLICATES:,}` must hold, but got replicates={n_reps:,}"
+        )
     if root_seed < 0:
         raise ConfigError(f"`seed >= 0` must hold, but got seed={root_seed}")
     return n_reps, root_seed

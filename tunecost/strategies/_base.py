@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from tunecost.exceptions import ConfigError
 
-__all__ = ["Strategy", "TrialPlan"]
+__all__ = ["MAX_JOBS_PER_STUDY", "Strategy", "TrialPlan"]
+
+MAX_JOBS_PER_STUDY = 1_000_000
+"""Most jobs (trials, or rungs of trials) one study may plan. A plan is arrays over every job
+of every replicate; above this the first replicate alone needs hundreds of MB, and no real
+search runs a million trainings. Counted before anything is built (a grid's points are a
+product of value counts), so a grid of 10**12 points is refused at once, not enumerated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +165,22 @@ def _check_int(name: str, value: object, *, low: int) -> int:
     if value < low:
         raise _fail(f"{name} >= {low}", **{name: value})
     return int(value)
+
+
+def _check_count(name: str, value: object, *, jobs_each: int = 1) -> int:
+    """``value`` as an int in ``[1, MAX_JOBS_PER_STUDY / jobs_each]``: a count of trials."""
+    out = _check_int(name, value, low=1)
+    _check_jobs(f"{name}={out:,}", out * jobs_each)
+    return out
+
+
+def _check_jobs(what: str, n_jobs: int) -> None:
+    """Refuse a plan of more than :data:`MAX_JOBS_PER_STUDY` jobs, saying what was counted."""
+    if n_jobs > MAX_JOBS_PER_STUDY:
+        raise ConfigError(
+            f"`jobs per study <= {MAX_JOBS_PER_STUDY:,}` must hold, but {what} plans "
+            f"{n_jobs:,} jobs (counted, not built)"
+        )
 
 
 def _check_float(
