@@ -77,7 +77,8 @@ class IntensitySeries:
             edges = np.concatenate([starts, [starts[-1] + float(self.step_h)]])
         object.__setattr__(self, "g_co2e_per_kwh", values)
         object.__setattr__(self, "_edges", edges)
-        object.__setattr__(self, "_cum", np.concatenate([[0.0], np.cumsum(values * np.diff(edges))]))
+        cum = np.concatenate([[0.0], np.cumsum(values * np.diff(edges))])
+        object.__setattr__(self, "_cum", cum)
 
     @property
     def period_h(self) -> float:

@@ -12,11 +12,13 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from tunecost import catalog, papers
+from tunecost import __version__, catalog, papers
 from tunecost._errors import one_line
-from tunecost.config import CampaignConfig, ScenarioSet, load_config, with_calibration
+from tunecost.config import CampaignConfig, ScenarioSet, load_config
 from tunecost.estimate import RunSpec, estimate_run
 from tunecost.exceptions import TunecostError
 from tunecost.papers import TextTable
@@ -28,8 +30,32 @@ app = typer.Typer(
     help="What a hyperparameter search or an R&D campaign will cost, before you run it.",
 )
 
-_out = Console(soft_wrap=False)
-_err = Console(stderr=True)
+# No markup and no emoji codes on either console: names, paths and messages are the user's
+# text (`run[/bold].yaml`, a campaign `lr sweep [/v2]`, `h100[sxm]`, `:x:`) and are printed
+# as they are; styles are given as `style=`, never as `[red]...[/red]` in a string.
+_out = Console(soft_wrap=False, markup=False, emoji=False)
+_err = Console(stderr=True, markup=False, emoji=False)
+
+JSON_SCHEMA_VERSION = 1
+"""``schema_version`` at the top level of every JSON object the CLI prints."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tunecost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """What a hyperparameter search or an R&D campaign will cost, before you run it."""
 
 
 @contextlib.contextmanager
@@ -38,12 +64,18 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except (TunecostError, ValidationError, FileNotFoundError) as exc:
-        _err.print(f"[red]error:[/red] {one_line(exc)}", highlight=False, soft_wrap=True)
+        _err.print(Text.assemble(("error:", "red"), " ", one_line(exc)), soft_wrap=True)
         raise typer.Exit(2) from None
 
 
-def _print_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2))
+def _warn(message: str) -> None:
+    """One line on stderr: the result is computed, but something in it looks wrong."""
+    _err.print(Text.assemble(("warning:", "yellow"), " ", message), soft_wrap=True)
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    """Print ``obj`` as JSON with ``schema_version`` first at its top level."""
+    typer.echo(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **obj}, indent=2))
 
 
 def _render(table: TextTable) -> None:
@@ -187,7 +219,7 @@ def catalog_cmd(
         rows_fn, cols = _CATALOGS[kind]
         rows = rows_fn()
     if as_json:
-        _print_json([r.model_dump(mode="json") for r in rows])
+        _print_json({"catalog": kind, "rows": [r.model_dump(mode="json") for r in rows]})
         return
     _render(
         TextTable(
@@ -232,7 +264,12 @@ _METRIC_LABELS = {
 
 def _number(x: float) -> str:
     """Thousands separators for large figures, three significant digits for small ones (a
-    CPU study's 0.0075 h, a campaign's 239,924 GPU-hours)."""
+    CPU study's 0.0075 h, a campaign's 239,924 GPU-hours); never ``0`` for a non-zero value.
+
+    Example:
+        >>> [_number(x) for x in (239_924.4, 52.04, 0.0075, 3.2e-7, 0.0)]
+        ['239,924', '52.0', '0.0075', '3.2e-07', '0']
+    """
     a = abs(x)
     if a >= 100 or a == 0:
         return f"{x:,.0f}"
@@ -241,8 +278,9 @@ def _number(x: float) -> str:
 
 def _render_campaign(summary: dict[str, Any]) -> None:
     rows = []
+    hours_unit = summary.get("hours_unit", "GPU-hours")
     for key, stats in summary["metrics"].items():
-        label = _METRIC_LABELS[key]
+        label = hours_unit if key == "gpu_hours" else _METRIC_LABELS[key]
         if stats is None:
             rows.append((label, "—", "—", "—", "—"))
             continue
@@ -251,7 +289,7 @@ def _render_campaign(summary: dict[str, Any]) -> None:
     tm = summary["tuning_multiplier"]
     if tm is not None:
         rows.append(
-            ("tuning multiplier", *(f"{tm[q]:,.1f}×" for q in ("p5", "p50", "p95", "mean")))
+            ("tuning multiplier", *(f"{_number(tm[q])}×" for q in ("p5", "p50", "p95", "mean")))
         )
     notes = [
         f"reference run: {summary['reference_run']['how']}",
@@ -272,16 +310,16 @@ def _render_campaign(summary: dict[str, Any]) -> None:
                     s["name"],
                     f"{s['count']}",
                     f"{m['n_trials']['p50']:,.0f}",
-                    f"{m['gpu_hours']['p50']:,.0f}",
-                    f"{m['energy_kwh']['p50']:,.0f}",
-                    f"{m['co2e_kg']['p50']:,.0f}",
-                    "—" if m["cost_usd"] is None else f"{m['cost_usd']['p50']:,.0f}",
+                    _number(m["gpu_hours"]["p50"]),
+                    _number(m["energy_kwh"]["p50"]),
+                    _number(m["co2e_kg"]["p50"]),
+                    "—" if m["cost_usd"] is None else _number(m["cost_usd"]["p50"]),
                 )
             )
         _render(
             TextTable(
                 "per study (P50)",
-                ("study", "count", "trials", "GPU-hours", "energy (kWh)", "CO2e (kg)", "cost ($)"),
+                ("study", "count", "trials", hours_unit, "energy (kWh)", "CO2e (kg)", "cost ($)"),
                 tuple(study_rows),
             )
         )
@@ -300,8 +338,10 @@ def simulate(
     calibration: Annotated[
         Path | None,
         typer.Option(
-            help="Calibration JSON (tunecost calibrate): every study takes its "
-            "per-trial duration and power from it, its search space drives them."
+            help="Calibration JSON (tunecost calibrate): every study takes its per-trial "
+            "duration and power from it, its search space drives them. It replaces a study's "
+            "duration/power and its own calibration.path (the sources say so); a study may "
+            "then omit duration, power and calibration altogether."
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -343,9 +383,7 @@ def simulate(
     from tunecost.simulate import simulate as run_simulation
 
     with _user_errors():
-        loaded = load_config(config)
-        if calibration is not None:
-            loaded = with_calibration(loaded, calibration)
+        loaded = load_config(config, calibration=calibration)
         campaigns: list[CampaignConfig] = (
             list(loaded.scenarios) if isinstance(loaded, ScenarioSet) else [loaded]
         )
@@ -353,7 +391,7 @@ def simulate(
         bar, task = _progress_bar()
         with bar:
             for campaign in campaigns:
-                bar.update(task, description=campaign.name, completed=0)
+                bar.update(task, description=escape(campaign.name), completed=0)
                 ledger_path = ledger
                 if ledger is not None and len(campaigns) > 1:
                     ledger_path = ledger.with_name(f"{ledger.stem}.{campaign.name}{ledger.suffix}")
@@ -375,6 +413,9 @@ def simulate(
                     timeline=timeline_path,
                 )
                 summaries.append(result.summary())
+    for summary in summaries:
+        for message in summary["assumptions"].get("warnings", ()):
+            _warn(message)
     if as_json:
         _print_json(
             summaries[0] if len(summaries) == 1 else {"name": loaded.name, "scenarios": summaries}

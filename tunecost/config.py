@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tunecost._paths import ConfigPath
 from tunecost.durations import DurationConfig
@@ -159,6 +166,11 @@ class StudyCalibrationConfig(_Model):
 
     path: ConfigPath | None = None
     search_space: dict[str, dict[str, Any]] | None = None
+    replaced_path: ConfigPath | None = Field(
+        default=None,
+        description="Set by ``--calibration`` (:func:`with_calibration`) when it replaces the "
+        "study's own ``path``; reported in the simulation's sources.",
+    )
 
 
 class StudyConfig(_Model):
@@ -189,12 +201,28 @@ class StudyConfig(_Model):
     preemption: PreemptionConfig | None = None
     pricing: PricingConfig | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _calibration_from_flag(cls, data: Any, info: ValidationInfo) -> Any:
+        # `tunecost simulate --calibration FILE` (load_config(..., calibration=FILE)): a
+        # study that gives no cost model takes FILE's, with no `calibration: {}` to write.
+        if (
+            isinstance(data, dict)
+            and (info.context or {}).get("calibration") is not None
+            and data.get("calibration") is None
+            and data.get("duration") is None
+            and data.get("power") is None
+        ):
+            return {**data, "calibration": {}}
+        return data
+
     @model_validator(mode="after")
     def _models_or_calibration(self) -> StudyConfig:
         if self.calibration is None and (self.duration is None or self.power is None):
             missing = [n for n in ("duration", "power") if getattr(self, n) is None]
             raise ValueError(
-                f"study {self.name!r} needs {' and '.join(missing)} (or a calibration)"
+                f"study {self.name!r} needs {' and '.join(missing)} (or a calibration: "
+                "calibration.path, or tunecost simulate --calibration FILE)"
             )
         if self.calibration is not None and (self.duration or self.power) is not None:
             raise ValueError(
@@ -281,8 +309,14 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
+def load_config(
+    path: str | Path, *, calibration: str | Path | None = None
+) -> CampaignConfig | ScenarioSet:
     """Read a campaign (or a set of scenarios) from a ``.yaml``/``.yml`` or ``.toml`` file.
+
+    With ``calibration`` (``tunecost simulate --calibration FILE``), every study takes its
+    per-trial cost from that file (:func:`with_calibration`), so a study may omit
+    ``duration``, ``power`` and ``calibration`` altogether.
 
     Raises:
         ConfigError: unreadable syntax or an unsupported suffix (with the file and reason).
@@ -317,10 +351,13 @@ def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
             f"{path}: the top level must be a mapping (name: ..., studies: ...), but got "
             f"{type(data).__name__} {_short(data)}"
         )
-    context = {"base_dir": path.parent}
+    context = {"base_dir": path.parent, "calibration": calibration}
+    loaded: CampaignConfig | ScenarioSet
     if "scenarios" in data:
-        return ScenarioSet.model_validate(data, context=context)
-    return CampaignConfig.model_validate(data, context=context)
+        loaded = ScenarioSet.model_validate(data, context=context)
+    else:
+        loaded = CampaignConfig.model_validate(data, context=context)
+    return loaded if calibration is None else with_calibration(loaded, calibration)
 
 
 def with_calibration(
@@ -328,21 +365,23 @@ def with_calibration(
 ) -> CampaignConfig | ScenarioSet:
     """Give every study the calibration at ``path`` (``tunecost simulate --calibration``).
 
-    A study that names its own calibration file keeps it; every other study takes its
-    per-trial duration and power from ``path`` instead of its ``duration`` and ``power``.
+    Every study takes its per-trial duration and power from ``path``: instead of its
+    ``duration`` and ``power``, and instead of its own ``calibration.path`` (kept as
+    ``replaced_path``, which the simulation's sources report). A study's
+    ``calibration.search_space`` still applies.
     """
 
     def campaign(cfg: CampaignConfig) -> CampaignConfig:
         studies = []
         for s in cfg.studies:
-            if s.calibration is not None and s.calibration.path is not None:
-                studies.append(s)
-                continue
             own = s.calibration or StudyCalibrationConfig()
+            replaced = own.path if own.path is not None and own.path != Path(path) else None
             studies.append(
                 s.model_copy(
                     update={
-                        "calibration": own.model_copy(update={"path": Path(path)}),
+                        "calibration": own.model_copy(
+                            update={"path": Path(path), "replaced_path": replaced}
+                        ),
                         "duration": None,
                         "power": None,
                     }

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tunecost._atomic import atomic_open
+from tunecost._atomic import atomic_open, check_writable
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
 from tunecost.simulate._backends import (
@@ -48,6 +48,7 @@ from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, summarize
 __all__ = [
     "BACKENDS",
     "KEEP_REPLICATES_MAX",
+    "SCHEMA_VERSION",
     "Backend",
     "CampaignResult",
     "LocalBackend",
@@ -57,6 +58,10 @@ __all__ = [
     "ray_connect",
     "simulate",
 ]
+
+SCHEMA_VERSION = 1
+"""Version of the summary's JSON shape (``schema_version`` at its top level); raised when a
+key is renamed or removed, not when one is added."""
 
 KEEP_REPLICATES_MAX = 200_000
 """Above this many replicates, :func:`simulate` keeps streaming summaries instead of
@@ -159,8 +164,11 @@ class CampaignResult:
         else:
             tm = summarize(self.tuning_multiplier) or {}
             metrics = {k: summarize(v) for k, v in self.metrics.items()}
+        by_study = self.assumptions.get("hours_unit_by_study", {})
         return {
+            "schema_version": SCHEMA_VERSION,
             "name": self.name,
+            "hours_unit": self.assumptions.get("hours_unit", "GPU-hours"),
             "engine": self.engine,
             "replicates": self.replicates,
             "seed": self.seed,
@@ -173,6 +181,7 @@ class CampaignResult:
                 {
                     "name": s.name,
                     "count": s.count,
+                    "hours_unit": by_study.get(s.name, "GPU-hours"),
                     "metrics": {k: _summarize(v) for k, v in (s.stats or s.metrics).items()},
                 }
                 for s in self.studies
@@ -221,7 +230,16 @@ def _assumptions(campaign: ResolvedCampaign) -> dict[str, Any]:
         "usd_per_kwh": None if np.isnan(campaign.usd_per_kwh) else campaign.usd_per_kwh,
         "power": {s.name: list(s.power_how) for s in campaign.studies},
         "sources": campaign.sources,
+        "warnings": list(campaign.warnings),
+        "hours_unit": _hours_unit(campaign),
+        "hours_unit_by_study": {s.name: s.hours_unit for s in campaign.studies},
     }
+
+
+def _hours_unit(campaign: ResolvedCampaign) -> str:
+    """The campaign's ``gpu_hours`` unit: CPU-hours when every study is CPU-only."""
+    units = {s.hours_unit for s in campaign.studies}
+    return "CPU-hours" if units == {"CPU-hours"} else "GPU-hours"
 
 
 def simulate(
@@ -264,6 +282,11 @@ def simulate(
             ``"auto"``: the replay when a study's strategy is ``optuna`` or ``ray_tune``.
         timeline: replay only: write replicate 0's per-worker timeline CSV and Gantt PNG.
     """
+    # Checked before any work: a ledger path that is a folder must not fail after the run.
+    if ledger is not None:
+        check_writable(ledger, what="ledger")
+    if timeline is not None:
+        check_writable(timeline, what="timeline")
     if engine not in ("auto", "vectorized", "replay"):
         raise ConfigError(
             f"engine must be one of 'auto', 'vectorized', 'replay', but got {engine!r}"

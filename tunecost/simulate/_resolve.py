@@ -54,6 +54,13 @@ class ResolvedStudy:
     calibration: Calibration | None = None
     trial_overhead_s: float | None = None
 
+    @property
+    def hours_unit(self) -> str:
+        """``"CPU-hours"`` when every accelerator of the study is the catalog's ``none``
+        (a CPU-only study), else ``"GPU-hours"``; the unit of its ``gpu_hours``."""
+        cpu = all(catalog.accelerator(a).kind == "none" for a in self.accelerators)
+        return "CPU-hours" if cpu else "GPU-hours"
+
 
 @dataclass(frozen=True, slots=True)
 class ResolvedCampaign:
@@ -68,9 +75,21 @@ class ResolvedCampaign:
     reference_energy_kwh: float
     reference_how: str
     sources: dict[str, str]
+    warnings: tuple[str, ...] = ()
+    """Results are computed, but something looks wrong (the CLI prints each on stderr)."""
 
 
-def _rate(pricing: PricingConfig | None, sources: dict[str, str], key: str) -> float:
+def _rate(
+    pricing: PricingConfig | None,
+    sources: dict[str, str],
+    study: str,
+    accelerators: tuple[str, ...],
+    gpus: int,
+    warnings: list[str],
+) -> float:
+    """USD per accelerator-hour of ``study``; a catalog instance of another accelerator than
+    the study's is priced all the same (papers do: Strubell prices Titan X work at P100
+    rates), with a warning naming the mismatch."""
     if pricing is None:
         return float("nan")
     if pricing.usd_per_accelerator_hour is not None:
@@ -81,10 +100,23 @@ def _rate(pricing: PricingConfig | None, sources: dict[str, str], key: str) -> f
         provider=pricing.provider,
         region=pricing.region,
     )
-    sources[key] = (
-        f"{row.provider} {row.instance} {row.pricing} ${row.usd_per_hour}/h: {row.source}"
+    per_accel = row.usd_per_accelerator_hour
+    sources[f"price ({study})"] = (
+        f"{row.provider} {row.instance} {row.pricing} ${row.usd_per_hour}/h"
+        + (f" / {row.n_accelerators} = ${per_accel:.4g} per accelerator-hour"
+           if row.n_accelerators > 1 else "")
+        + f": {row.source}"
     )
-    return row.usd_per_accelerator_hour
+    instance_acc = catalog.accelerator(row.accelerator).name
+    others = [a for a in accelerators if a != instance_acc]
+    if others:
+        warnings.append(
+            f"study {study!r} runs on {', '.join(accelerators)} but is priced as "
+            f"{row.instance} ({row.n_accelerators} × {instance_acc}) at ${per_accel:.4g} per "
+            f"accelerator-hour, {gpus} per trial; give pricing.usd_per_accelerator_hour for "
+            "the hardware it runs on, or an instance of it"
+        )
+    return per_accel
 
 
 def _load_calibration(cfg: StudyCalibrationConfig, study: str) -> Calibration:
@@ -113,7 +145,9 @@ def _load_calibration(cfg: StudyCalibrationConfig, study: str) -> Calibration:
     return calibration
 
 
-def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) -> ResolvedStudy:
+def _study(
+    cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str], warnings: list[str]
+) -> ResolvedStudy:
     names, shares, busy, idle, how = [], [], [], [], []
     g = cfg.hardware.gpus_per_trial
     calibration = None
@@ -128,6 +162,12 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
             f"{cfg.calibration.path}: {calibration.n_records} trials of {calibration.study!r}; "
             f"CV median abs error {', '.join(errors)}; energy of the {calibration.energy_scope}"
             + (" (ESTIMATED, not measured)" if calibration.energy_estimated else "")
+            + (
+                ""
+                if cfg.calibration.replaced_path is None
+                else f"; from --calibration, replacing the study's own "
+                f"{cfg.calibration.replaced_path}"
+            )
         )
     for name, share in cfg.hardware.shares.items():
         acc = catalog.accelerator(name)
@@ -159,7 +199,7 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
         busy_kw=np.array(busy),
         idle_kw=np.array(idle),
         gpus=g,
-        usd_per_accelerator_hour=_rate(pricing, sources, f"price ({cfg.name})"),
+        usd_per_accelerator_hour=_rate(pricing, sources, cfg.name, tuple(names), g, warnings),
         power_how=tuple(how),
         calibration=calibration,
         trial_overhead_s=cfg.trial_overhead_s,
@@ -235,7 +275,8 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
             usd_per_kwh, sources["electricity"] = e.usd_per_kwh, f"{e.region}: {e.source}"
         else:
             usd_per_kwh = float(config.electricity.usd_per_kwh or 0.0)
-    studies = tuple(_study(s, config, sources) for s in config.studies)
+    warnings: list[str] = []
+    studies = tuple(_study(s, config, sources, warnings) for s in config.studies)
 
     ref_name = config.reference_run.study or config.studies[0].name
     ref = next(s for s in studies if s.name == ref_name)
@@ -247,5 +288,6 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
         f"{power_kw * W_PER_KW:,.1f} W × PUE {pue:g}"
     )
     return ResolvedCampaign(
-        config, studies, pue, g_per_kwh, series, usd_per_kwh, ref_kwh, how, sources
+        config, studies, pue, g_per_kwh, series, usd_per_kwh, ref_kwh, how, sources,
+        tuple(warnings),
     )
