@@ -89,8 +89,9 @@ def test_estimate_defaults_to_tdp_times_utilization() -> None:
 def test_catalog_listing() -> None:
     out = runner.invoke(app, ["catalog", "accelerators", "--json"])
     assert out.exit_code == 0
-    rows = json.loads(out.output)
-    assert all(r["source"] for r in rows)
+    data = json.loads(out.output)
+    assert data["schema_version"] == 1 and data["catalog"] == "accelerators"
+    assert all(r["source"] for r in data["rows"])
 
 
 def test_help_explains_commands() -> None:

@@ -178,8 +178,9 @@ class StudyConfig(_Model):
 
     Attributes:
         count: the study is run this many times, independently (e.g. 123 grid searches).
-        duration, power: the full-fidelity duration model and the power model; both are
-            omitted when ``calibration`` supplies them.
+        duration, power: the full-fidelity duration model and the power model. With a
+            ``calibration``, ``duration`` is omitted, and ``power`` is used only when the
+            calibration has no energy model (else the catalog TDP, flagged as estimated).
         host_power_w: CPU + DRAM power per trial while it runs, W.
         trial_overhead_s: the framework's time on a worker before each trial (the sampler,
             the storage, a trial's process start-up), s, at the slot's idle power; default:
@@ -224,10 +225,10 @@ class StudyConfig(_Model):
                 f"study {self.name!r} needs {' and '.join(missing)} (or a calibration: "
                 "calibration.path, or tunecost simulate --calibration FILE)"
             )
-        if self.calibration is not None and (self.duration or self.power) is not None:
+        if self.calibration is not None and self.duration is not None:
             raise ValueError(
-                f"study {self.name!r} takes duration and power from its calibration; "
-                "remove duration/power or calibration"
+                f"study {self.name!r} takes its durations from its calibration; "
+                "remove duration or calibration"
             )
         if self.trial_overhead_s is not None and self.strategy.kind not in ("optuna",
                                                                             "ray_tune"):
@@ -365,8 +366,8 @@ def with_calibration(
 ) -> CampaignConfig | ScenarioSet:
     """Give every study the calibration at ``path`` (``tunecost simulate --calibration``).
 
-    Every study takes its per-trial duration and power from ``path``: instead of its
-    ``duration`` and ``power``, and instead of its own ``calibration.path`` (kept as
+    Every study takes its per-trial duration and energy from ``path``: instead of its
+    ``duration`` (and of its ``power``, unless the calibration has no energy model), and instead of its own ``calibration.path`` (kept as
     ``replaced_path``, which the simulation's sources report). A study's
     ``calibration.search_space`` still applies.
     """
@@ -383,7 +384,6 @@ def with_calibration(
                             update={"path": Path(path), "replaced_path": replaced}
                         ),
                         "duration": None,
-                        "power": None,
                     }
                 )
             )

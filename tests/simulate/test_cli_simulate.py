@@ -19,7 +19,7 @@ runner = CliRunner()
 def test_every_shipped_config_runs(name: str) -> None:
     out = runner.invoke(app, ["simulate", str(CONFIGS / name), "--replicates", "20", "--json"])
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)
     summaries = data["scenarios"] if "scenarios" in data else [data]
     for s in summaries:
         assert s["replicates"] == 20
@@ -81,7 +81,7 @@ def test_nas_scenarios_side_by_side_show_patterson_correction() -> None:
         app,
         ["simulate", str(CONFIGS / "nas_evolved_transformer.yaml"), "--replicates", "5", "--json"],
     )
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)
     strubell, actual = data["scenarios"]
     lbs = strubell["metrics"]["co2e_kg"]["p50"] * 2.20462262
     assert lbs == pytest.approx(626_155, rel=0.001)  # Strubell Table 3, NAS P100x8

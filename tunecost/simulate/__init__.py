@@ -198,14 +198,30 @@ _BYTES_PER_JOB_REPLICATE = 8 * 32
 """Bytes one job of one replicate takes while a chunk runs: about 32 float64/int64 arrays of
 shape ``(replicates, jobs)`` (the draws, the plan, the schedule, the accounting) at once."""
 
-MEMORY_LIMIT_BYTES = 8 * 2**30
+MEMORY_LIMIT_BYTES = 2 * 2**30
 """Refused above this estimate for one chunk (a chunk is never smaller than one replicate)."""
+
+MAX_SCHEDULE_STEPS = 20_000_000
+"""Refused above this many steps of the scheduling loop (one per job per chunk, each a numpy
+operation over the chunk's replicates): minutes of work at most, never an apparent hang."""
 
 
 def _jobs_per_replicate(campaign: ResolvedCampaign) -> int:
     """Jobs of one replicate of the whole campaign (every instance of every study)."""
     rng = np.random.default_rng(0)
     return sum(s.count * s.strategy.plan(1, rng=rng).n_jobs for s in campaign.studies)
+
+
+def _check_work(n_jobs: int, replicates_per_chunk: int, n_chunks: int) -> None:
+    """Refuse a run that does not fit memory or time, with the estimate, before building it."""
+    _check_memory(n_jobs, replicates_per_chunk)
+    steps = n_jobs * n_chunks
+    if steps > MAX_SCHEDULE_STEPS:
+        raise ConfigError(
+            f"{n_jobs:,} jobs per replicate in {n_chunks:,} chunk(s) of {replicates_per_chunk:,} "
+            f"replicates is {steps:,} scheduling steps, above the {MAX_SCHEDULE_STEPS:,} that "
+            "run in minutes; fewer replicates (--replicates) or fewer jobs (count × trials)"
+        )
 
 
 def _check_memory(n_jobs: int, replicates_per_chunk: int) -> None:
@@ -316,8 +332,8 @@ def simulate(
     size = chunk_size if chunk_size is not None else _chunk_size(n_jobs, n_reps)
     if size < 1:
         raise ConfigError(f"`chunk_size >= 1` must hold, but got chunk_size={size}")
-    _check_memory(n_jobs, min(size, n_reps))
     n_chunks = -(-n_reps // size)
+    _check_work(n_jobs, min(size, n_reps), n_chunks)
     root = np.random.SeedSequence(root_seed)
     # Spawned one at a time: child i is the same whether spawned alone or in a list of
     # n_chunks, and a list of 10**9 seed sequences would not fit memory.

@@ -53,6 +53,9 @@ class ResolvedStudy:
     power_how: tuple[str, ...]
     calibration: Calibration | None = None
     trial_overhead_s: float | None = None
+    calibrated_energy: bool = False
+    """Energy per trial comes from the calibration's energy model (else ``busy_kw`` holds the
+    whole power: the study's ``power:``, or the catalog TDP for a duration-only one)."""
 
     @property
     def hours_unit(self) -> str:
@@ -169,20 +172,36 @@ def _study(
                 f"{cfg.calibration.replaced_path}"
             )
         )
+    # Energy, in this order: the calibration's energy model; the study's `power:`; for a
+    # duration-only calibration without `power:`, the catalog TDP, flagged as estimated.
+    calibrated_energy = calibration is not None and calibration.energy is not None
     for name, share in cfg.hardware.shares.items():
         acc = catalog.accelerator(name)
         names.append(acc.name)
         shares.append(share)
-        if cfg.power is not None:
+        if calibrated_energy:
+            busy.append(cfg.host_power_w / W_PER_KW)
+            idle_w = cfg.power.resolve(acc).idle_w if cfg.power is not None else acc.idle_w
+            how.append(f"{acc.name}: calibrated per trial + host {cfg.host_power_w:g} W")
+        elif cfg.power is not None:
             power = cfg.power.resolve(acc)
             busy.append((g * power.busy_w + cfg.host_power_w) / W_PER_KW)
             idle_w = power.idle_w
             how.append(f"{acc.name}: {power.how}")
         else:
-            busy.append(cfg.host_power_w / W_PER_KW)
+            busy.append((g * acc.tdp_w + cfg.host_power_w) / W_PER_KW)
             idle_w = acc.idle_w
-            how.append(f"{acc.name}: calibrated per trial + host {cfg.host_power_w:g} W")
+            how.append(
+                f"{acc.name}: TDP {acc.tdp_w:g} W + host {cfg.host_power_w:g} W (ESTIMATED: the "
+                "calibration has no energy model; set power: to refine)"
+            )
         idle.append(np.nan if idle_w is None else (g * idle_w + cfg.host_power_w) / W_PER_KW)
+    if calibration is not None and not calibrated_energy:
+        warnings.append(
+            f"study {cfg.name!r}: the calibration has no energy model (durations only); energy "
+            + ("from the study's power:" if cfg.power is not None else
+               "ESTIMATED from the catalog TDP (set power: to refine)")
+        )
     pricing = cfg.pricing if cfg.pricing is not None else campaign.pricing
     return ResolvedStudy(
         name=cfg.name,
@@ -203,6 +222,7 @@ def _study(
         power_how=tuple(how),
         calibration=calibration,
         trial_overhead_s=cfg.trial_overhead_s,
+        calibrated_energy=calibrated_energy,
     )
 
 
@@ -230,8 +250,9 @@ def _expected_trial(study: ResolvedStudy) -> tuple[float, float]:
         rng = np.random.default_rng(0)
         params = study.calibration.sample_params(4096, rng=rng)
         duration_s, energy_j = study.calibration.sample_costs(params, rng=rng)
-        assert energy_j is not None  # checked when the calibration was loaded
-        accel_kw = float(energy_j.mean() / duration_s.mean()) / W_PER_KW
+        accel_kw = (
+            0.0 if energy_j is None else float(energy_j.mean() / duration_s.mean()) / W_PER_KW
+        )
         return float(duration_s.mean()) / S_PER_H, accel_kw + float(study.shares @ study.busy_kw)
     mean_s = getattr(study.duration, "mean_s", None)
     if mean_s is None:

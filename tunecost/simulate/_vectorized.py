@@ -70,8 +70,8 @@ def _study_jobs(study: ResolvedStudy, m: int, rng: np.random.Generator) -> dict[
         # energy follow from the fitted models with correlated residual noise.
         params = study.calibration.sample_params((m, n_trials), rng=dur_rng)
         full_s, energy_j = study.calibration.sample_costs(params, rng=dur_rng)
-        assert energy_j is not None  # checked when the calibration was loaded
-        busy_kw = busy_kw + (energy_j / full_s / W_PER_KW)[:, plan.trial]
+        if energy_j is not None:  # else busy_kw holds the power (config or catalog TDP)
+            busy_kw = busy_kw + (energy_j / full_s / W_PER_KW)[:, plan.trial]
     duration_h = (full_s / S_PER_H)[:, plan.trial] * plan.fidelity * plan.cost_factor
 
     state = np.where(plan.stopped, PRUNED, COMPLETE).astype(np.int8)
