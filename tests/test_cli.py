@@ -99,3 +99,25 @@ def test_help_explains_commands() -> None:
     assert out.exit_code == 0
     for command in ("reproduce", "estimate", "catalog"):
         assert command in out.output
+
+
+def test_version_flag_prints_the_package_version() -> None:
+    from tunecost import __version__
+
+    out = runner.invoke(app, ["--version"])
+    assert out.exit_code == 0 and out.output.strip() == f"tunecost {__version__}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["estimate", "--accelerator", "v100", "--hours", "3", "--json"],
+        ["catalog", "pue", "--json"],
+        ["reproduce", "strubell2019", "--json"],
+    ],
+)
+def test_every_json_carries_the_schema_version(args: list[str]) -> None:
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert next(iter(json.loads(out.stdout))) == "schema_version"
+    assert json.loads(out.stdout)["schema_version"] == 1

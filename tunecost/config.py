@@ -367,9 +367,9 @@ def with_calibration(
     """Give every study the calibration at ``path`` (``tunecost simulate --calibration``).
 
     Every study takes its per-trial duration and energy from ``path``: instead of its
-    ``duration`` (and of its ``power``, unless the calibration has no energy model), and instead of its own ``calibration.path`` (kept as
-    ``replaced_path``, which the simulation's sources report). A study's
-    ``calibration.search_space`` still applies.
+    ``duration`` (and of its ``power``, unless the calibration has no energy model), and
+    instead of its own ``calibration.path`` (kept as ``replaced_path``, which the
+    simulation's sources report). A study's ``calibration.search_space`` still applies.
     """
 
     def campaign(cfg: CampaignConfig) -> CampaignConfig:
