@@ -107,7 +107,7 @@ class PricingConfig(_Model):
     pricing: Literal["on_demand", "spot", "preemptible"] = "on_demand"
     provider: str | None = None
     region: str | None = None
-    usd_per_accelerator_hour: float | None = Field(default=None, gt=0)
+    usd_per_accelerator_hour: float | None = Field(default=None, gt=0, le=10_000)
 
     @model_validator(mode="after")
     def _check(self) -> PricingConfig:
@@ -119,9 +119,10 @@ class CarbonConfig(_Model):
     """Grid carbon intensity: a catalog region, a number, or an hourly series (CSV)."""
 
     region: str | None = None
-    g_co2e_per_kwh: float | None = Field(default=None, ge=0)
+    # <= 10,000 g/kWh: the dirtiest grids (lignite) are about 1,200.
+    g_co2e_per_kwh: float | None = Field(default=None, ge=0, le=10_000)
     series_csv: ConfigPath | None = None
-    step_h: float = Field(default=1.0, gt=0)
+    step_h: float = Field(default=1.0, gt=0, le=8760)
 
     @model_validator(mode="after")
     def _check(self) -> CarbonConfig:
@@ -133,7 +134,7 @@ class ElectricityConfig(_Model):
     """Electricity price: a catalog region or a number, US dollars per kWh."""
 
     region: str | None = None
-    usd_per_kwh: float | None = Field(default=None, gt=0)
+    usd_per_kwh: float | None = Field(default=None, gt=0, le=100)
 
     @model_validator(mode="after")
     def _check(self) -> ElectricityConfig:
@@ -196,8 +197,8 @@ class StudyConfig(_Model):
     hardware: HardwareConfig
     power: PowerConfig | None = None
     calibration: StudyCalibrationConfig | None = None
-    host_power_w: float = Field(default=0.0, ge=0)
-    trial_overhead_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    host_power_w: float = Field(default=0.0, ge=0, le=100_000)
+    trial_overhead_s: float | None = Field(default=None, ge=0, le=1e7, allow_inf_nan=False)
     failures: FailureConfig = FailureConfig()
     preemption: PreemptionConfig | None = None
     pricing: PricingConfig | None = None

@@ -673,6 +673,9 @@ def from_summary(
 # --------------------------------------------------------------------------------------------
 
 _Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_Hours = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+"""A duration in hours: > 0 and <= 1e6 (114 years; no trial runs longer, and hours beyond it
+overflow float64 once multiplied by seconds, watts and trial counts)."""
 
 
 class _Config(BaseModel):
@@ -683,7 +686,7 @@ class _TruncatableConfig(_Config):
     """Adds optional ``min_h``/``max_h`` truncation (hours) to a parametric family."""
 
     min_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    max_h: _Positive | None = None
+    max_h: _Hours | None = None
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Any:
@@ -734,7 +737,7 @@ class FixedConfig(_UntruncatableConfig):
     """
 
     dist: Literal["fixed"] = "fixed"
-    duration_h: _Positive
+    duration_h: _Hours
 
     def build(self) -> DurationModel:
         """Build the :class:`Fixed` model (seconds)."""
@@ -757,8 +760,8 @@ class LogNormalConfig(_TruncatableConfig):
     """
 
     dist: Literal["lognormal"] = "lognormal"
-    median_h: _Positive | None = None
-    mean_h: _Positive | None = None
+    median_h: _Hours | None = None
+    mean_h: _Hours | None = None
     sigma: _Positive
 
     @model_validator(mode="after")
@@ -768,6 +771,8 @@ class LogNormalConfig(_TruncatableConfig):
                 "exactly one of `median_h` and `mean_h` must be given, but got "
                 f"median_h={self.median_h!r}, mean_h={self.mean_h!r}"
             )
+        if self.sigma > 20:
+            raise ValueError(f"`sigma <= 20` must hold, but got sigma={self.sigma!r}")
         if self.max_h is None and self.sigma > LOGNORMAL_SIGMA_MAX:
             raise ValueError(
                 f"`sigma <= {LOGNORMAL_SIGMA_MAX:g}` must hold without max_h (the mean is "
@@ -794,7 +799,7 @@ class GammaConfig(_TruncatableConfig):
     """
 
     dist: Literal["gamma"] = "gamma"
-    mean_h: _Positive
+    mean_h: _Hours
     # cv <= 10 (shape >= 0.01): beyond it nearly every draw underflows towards 0 and the mean
     # rests on a handful of huge draws, so a Monte Carlo total is noise, not an estimate.
     cv: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]
@@ -813,7 +818,7 @@ class WeibullConfig(_TruncatableConfig):
 
     dist: Literal["weibull"] = "weibull"
     shape: _Positive
-    scale_h: _Positive
+    scale_h: _Hours
 
     @model_validator(mode="after")
     def _finite_mean(self) -> Any:
@@ -834,7 +839,7 @@ class EmpiricalConfig(_UntruncatableConfig):
     """
 
     dist: Literal["empirical"] = "empirical"
-    durations_h: Annotated[tuple[_Positive, ...], Field(min_length=1)]
+    durations_h: Annotated[tuple[_Hours, ...], Field(min_length=1)]
 
     def build(self) -> DurationModel:
         """Build the :class:`Empirical` model (seconds)."""
@@ -850,8 +855,8 @@ class UniformConfig(_UntruncatableConfig):
     """
 
     dist: Literal["uniform"] = "uniform"
-    low_h: _Positive
-    high_h: _Positive
+    low_h: _Hours
+    high_h: _Hours
 
     @model_validator(mode="after")
     def _ordered(self) -> Any:
@@ -883,12 +888,14 @@ class SummaryConfig(_Config):
     """
 
     dist: Literal["summary"] = "summary"
-    min_h: _Positive
-    mean_h: _Positive
-    max_h: _Positive
-    sigma: _Positive = 1.0
+    min_h: _Hours
+    mean_h: _Hours
+    max_h: _Hours
+    # <= 20: a truncated log-normal wider than that is flat in log space, and its tail
+    # probabilities leave float64.
+    sigma: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] = 1.0
     crash_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    crash_max_h: _Positive | None = None
+    crash_max_h: _Hours | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Any:

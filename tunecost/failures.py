@@ -62,8 +62,10 @@ class PreemptionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     hazard_per_h: float = Field(ge=0, description="Preemptions per running hour.")
-    checkpoint_interval_h: float = Field(gt=0, description="Hours between checkpoints.")
-    restart_overhead_h: float = Field(default=0.0, ge=0, description="Hours to restart.")
+    checkpoint_interval_h: float = Field(gt=0, le=1e6, description="Hours between checkpoints.")
+    restart_overhead_h: float = Field(
+        default=0.0, ge=0, le=10_000, description="Hours to restart (<= 10,000)."
+    )
 
 
 def preemption_overhead_h(
@@ -95,14 +97,27 @@ def preemption_overhead_h(
             f"× {float(duration_h.max()):g} h = {worst:,.0f}"
         )
     n = rng.poisson(expected)
-    n_max = int(n.max()) if n.size else 0
-    lost = np.zeros_like(duration_h)
+    flat_n = n.ravel()
+    flat_d = duration_h.ravel()
+    lost = np.zeros(flat_n.size)
     c = config.checkpoint_interval_h
-    # One (shape)-sized draw per preemption index, so memory does not grow with n_max.
-    for k in range(n_max):
-        position_h = rng.random(duration_h.shape) * duration_h
-        lost += np.where(k < n, np.fmod(position_h, c), 0.0)
-    return lost + n * config.restart_overhead_h, n
+    # One uniform position per preemption, drawn in blocks of about _BLOCK preemptions: time
+    # and memory follow the preemptions that happen, never the worst job times every job.
+    cum = np.cumsum(flat_n)
+    start = 0
+    while start < flat_n.size and cum[-1] > 0:
+        before = cum[start - 1] if start else 0
+        end = max(int(np.searchsorted(cum, before + _BLOCK, side="right")), start + 1)
+        job = np.repeat(np.arange(start, end), flat_n[start:end])
+        position_h = rng.random(job.size) * flat_d[job]
+        lost[start:end] = np.bincount(
+            job - start, weights=np.fmod(position_h, c), minlength=end - start
+        )
+        start = end
+    return lost.reshape(duration_h.shape) + n * config.restart_overhead_h, n
+
+
+_BLOCK = 1 << 22
 
 
 def expected_preemption_overhead_h(duration_h: float, config: PreemptionConfig) -> float:

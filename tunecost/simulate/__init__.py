@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,6 +299,33 @@ def simulate(
             ``"auto"``: the replay when a study's strategy is ``optuna`` or ``ray_tune``.
         timeline: replay only: write replicate 0's per-worker timeline CSV and Gantt PNG.
     """
+    # Overflow in a product of large finite inputs is reported once, by _checked, as one
+    # error line; numpy's RuntimeWarnings would print beside it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _checked(
+            _simulate(
+                config, replicates=replicates, seed=seed, chunk_size=chunk_size, ledger=ledger,
+                progress=progress, backend=backend, address=address,
+                keep_replicates=keep_replicates, engine=engine, timeline=timeline,
+            )
+        )
+
+
+def _simulate(
+    config: CampaignConfig,
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    ledger: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    backend: str | Backend = "local",
+    address: str | None = None,
+    keep_replicates: bool | None = None,
+    engine: Literal["auto", "vectorized", "replay"] = "auto",
+    timeline: str | Path | None = None,
+) -> CampaignResult:
+    """:func:`simulate`, before its totals are checked (same arguments)."""
     # Checked before any work: a ledger path that is a folder must not fail after the run.
     if ledger is not None:
         check_writable(ledger, what="ledger")
@@ -375,6 +403,28 @@ def simulate(
         stats=None if keep else {**values, "tuning_multiplier": tm},
         assumptions=_assumptions(campaign),
     )
+
+
+def _checked(result: CampaignResult) -> CampaignResult:
+    """``result`` if every total is finite and >= 0; else one error naming the metric.
+
+    Inputs are finite and bounded at the boundary; this is the net under products of large
+    finite inputs (1e308 W × hours) that still overflow float64.
+    """
+    summary = result.summary()
+    scopes = [("campaign", summary["metrics"])] + [
+        (f"study {s['name']!r}", s["metrics"]) for s in summary["studies"]
+    ]
+    for scope, metrics in scopes:
+        for key, stats in metrics.items():
+            bad = [(q, v) for q, v in (stats or {}).items() if not (math.isfinite(v) and v >= 0)]
+            if bad:
+                raise ConfigError(
+                    f"the {scope} total {key} is not a finite number >= 0 ({bad[0][0]}="
+                    f"{bad[0][1]}): an input is too large for float64 arithmetic; "
+                    "check the power, price, carbon, duration and restart figures"
+                )
+    return result
 
 
 def _write_ledger(path: Path, campaign: ResolvedCampaign, jobs, sched, per_job) -> None:
