@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -392,14 +393,15 @@ def simulate(
         with bar:
             for campaign in campaigns:
                 bar.update(task, description=escape(campaign.name), completed=0)
+                # One file per scenario, named after it: only characters safe in a file name
+                # (a scenario "a/b" must not become a folder).
+                tag = re.sub(r"[^\w.-]+", "_", campaign.name)
                 ledger_path = ledger
                 if ledger is not None and len(campaigns) > 1:
-                    ledger_path = ledger.with_name(f"{ledger.stem}.{campaign.name}{ledger.suffix}")
+                    ledger_path = ledger.with_name(f"{ledger.stem}.{tag}{ledger.suffix}")
                 timeline_path = timeline
                 if timeline is not None and len(campaigns) > 1:
-                    timeline_path = timeline.with_name(
-                        f"{timeline.stem}.{campaign.name}{timeline.suffix}"
-                    )
+                    timeline_path = timeline.with_name(f"{timeline.stem}.{tag}{timeline.suffix}")
                 result = run_simulation(
                     campaign,
                     replicates=replicates,

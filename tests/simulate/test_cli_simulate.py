@@ -191,3 +191,16 @@ def test_pricing_an_instance_of_another_accelerator_warns(tmp_path: Path) -> Non
     same = _campaign_file(tmp_path, "q.yaml", study_hardware={"accelerator": "h100-sxm"},
                           pricing={"instance": "p5.48xlarge", "provider": "aws"})
     assert runner.invoke(app, ["simulate", str(same), "--json"]).stderr == ""
+
+
+def test_scenario_ledgers_are_files_named_after_each_scenario(tmp_path: Path) -> None:
+    one = yaml.safe_load(_campaign_file(tmp_path, "one.yaml").read_text())
+    scenarios = {"name": "set", "scenarios": [{**one, "name": "a/b"}, {**one, "name": "plain"}]}
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump(scenarios))
+    out = runner.invoke(app, ["simulate", str(path), "--ledger", str(tmp_path / "l.csv"),
+                              "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["schema_version"] == 1
+    assert (tmp_path / "l.a_b.csv").is_file() and (tmp_path / "l.plain.csv").is_file()
+    assert not (tmp_path / "l.a").exists()
