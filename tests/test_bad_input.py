@@ -244,3 +244,25 @@ def test_cli_replicates_are_bounded(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", str(_write(tmp_path, BASE)),
                                  "--replicates", str(10**12)])
     _one_line_error(result, "replicates <= 100,000,000", "1,000,000,000,000")
+
+
+def test_replay_with_far_more_workers_than_trials_runs(tmp_path: Path) -> None:
+    """The replay keeps state per slot: an unreserved pool is cut to its trials (same
+    result), so `workers: 1e9` neither allocates them nor changes a total."""
+    out = {}
+    for workers in (10, 10**9):
+        data = copy.deepcopy(BASE)
+        data.update(workers=workers, replicates=2)
+        _study(data)["strategy"] = {"kind": "optuna", "n_trials": 6}
+        result = runner.invoke(app, ["simulate", str(_write(tmp_path, data)), "--json"])
+        assert result.exit_code == 0, result.output
+        out[workers] = json.loads(result.stdout)
+    assert out[10]["metrics"] == out[10**9]["metrics"]
+    assert out[10**9]["assumptions"]["workers"] == 10**9
+
+
+def test_replay_too_many_trials_is_refused_with_the_count(tmp_path: Path) -> None:
+    data = copy.deepcopy(BASE)
+    _study(data)["strategy"] = {"kind": "optuna", "n_trials": 10**7}
+    result = runner.invoke(app, ["simulate", str(_write(tmp_path, data)), "--replicates", "1"])
+    _one_line_error(result, "10,000,000 trials × 1 replicates", "--engine vectorized")

@@ -213,6 +213,38 @@ def _jobs_per_replicate(campaign: ResolvedCampaign) -> int:
     return sum(s.count * s.strategy.plan(1, rng=rng).n_jobs for s in campaign.studies)
 
 
+MAX_REPLAY_TRIALS = 1_000_000
+"""Most trials (over all replicates) one replay may run: each is a real sampler's ask and tell
+(milliseconds, more as a study grows), so a million is already an hour or more."""
+
+MAX_RESERVED_REPLAY_WORKERS = 1_000_000
+"""Most slots of a reserved pool the replay keeps state for (an unreserved pool is cut to the
+trials it can run at once, which gives the same result)."""
+
+
+def _replay_sized(config: CampaignConfig, replicates: int | None) -> CampaignConfig:
+    """``config`` for the replay, its size checked first: refused above
+    :data:`MAX_REPLAY_TRIALS`, and an unreserved pool cut to its trial count."""
+    n_reps, _ = replicates_and_seed(config, replicates, None)
+    trials = sum(s.count * int(getattr(s.strategy, "n_trials", 1)) for s in config.studies)
+    if trials * n_reps > MAX_REPLAY_TRIALS:
+        raise ConfigError(
+            f"the replay runs every trial of every replicate through the real search "
+            f"algorithm: {trials:,} trials × {n_reps:,} replicates = {trials * n_reps:,}, above "
+            f"{MAX_REPLAY_TRIALS:,}; fewer replicates (--replicates) or trials, or "
+            "--engine vectorized"
+        )
+    if config.workers > trials:
+        if not config.reserved:  # slots beyond the trials never run one: same result
+            return config.model_copy(update={"workers": max(trials, 1)})
+        if config.workers > MAX_RESERVED_REPLAY_WORKERS:
+            raise ConfigError(
+                f"`workers <= {MAX_RESERVED_REPLAY_WORKERS:,}` must hold for a reserved pool "
+                f"in the replay engine, but got workers={config.workers:,}"
+            )
+    return config
+
+
 def _check_work(n_jobs: int, replicates_per_chunk: int, n_chunks: int) -> None:
     """Refuse a run that does not fit memory or time, with the estimate, before building it."""
     _check_memory(n_jobs, replicates_per_chunk)
@@ -346,8 +378,11 @@ def _simulate(
                 f"them all: backend='local' and no chunk_size, but got backend={backend!r}, "
                 f"chunk_size={chunk_size!r}, keep_replicates={keep_replicates!r}"
             )
-        return replay(config, replicates=replicates, seed=seed, ledger=ledger,
-                      timeline=timeline, progress=progress)
+        sized = _replay_sized(config, replicates)
+        result = replay(sized, replicates=replicates, seed=seed, ledger=ledger,
+                        timeline=timeline, progress=progress)
+        result.assumptions["workers"] = config.workers  # as given, not as cut
+        return result
     if timeline is not None:
         raise ConfigError("a worker timeline comes from the replay engine: pass "
                           "engine='replay' (tunecost simulate --engine replay)")
