@@ -306,7 +306,10 @@ class Weibull:
     def mean_s(self) -> float:
         """Mean duration in seconds, ``scale_s * Gamma(1 + 1/shape)``."""
         # gammaln keeps the product finite for moderately small shapes where Gamma() overflows.
-        log_mean = math.log(self.scale_s) + math.lgamma(1.0 + 1.0 / self.shape)
+        try:
+            log_mean = math.log(self.scale_s) + math.lgamma(1.0 + 1.0 / self.shape)
+        except OverflowError:  # 1 / shape itself is beyond float64's lgamma
+            log_mean = math.inf
         if log_mean >= _LOG_HUGE:
             raise _fail(
                 "the mean scale_s × Gamma(1 + 1/shape) fits float64",
@@ -802,7 +805,8 @@ class GammaConfig(_TruncatableConfig):
     mean_h: _Hours
     # cv <= 10 (shape >= 0.01): beyond it nearly every draw underflows towards 0 and the mean
     # rests on a handful of huge draws, so a Monte Carlo total is noise, not an estimate.
-    cv: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]
+    # cv >= 1e-6: below it the shape 1/cv² leaves float64 (use dist: fixed for no spread).
+    cv: Annotated[float, Field(ge=1e-6, le=10, allow_inf_nan=False)]
 
     def _base(self) -> Gamma:
         return Gamma(self.mean_h * S_PER_H, self.cv)
