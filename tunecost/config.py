@@ -116,7 +116,14 @@ class PricingConfig(_Model):
 
 
 class CarbonConfig(_Model):
-    """Grid carbon intensity: a catalog region, a number, or an hourly series (CSV)."""
+    """Grid carbon intensity: a catalog region, a number, or an hourly series (CSV).
+
+    ``series_csv`` has a ``g_co2e_per_kwh`` column and optionally an ``hour`` column (hours
+    since the series began: 0 first, strictly increasing). Each row holds until the next
+    row's hour (a gap holds the value before it); without ``hour``, rows are ``step_h`` apart;
+    the last row holds ``step_h``. The series repeats with that period
+    (:mod:`tunecost.carbon`).
+    """
 
     region: str | None = None
     # <= 10,000 g/kWh: the dirtiest grids (lignite) are about 1,200.
