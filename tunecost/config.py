@@ -43,6 +43,7 @@ from tunecost.power import PowerConfig
 from tunecost.strategies import StrategyConfig
 
 __all__ = [
+    "MAX_REPLICATES",
     "CampaignConfig",
     "CarbonConfig",
     "ElectricityConfig",
@@ -55,6 +56,12 @@ __all__ = [
     "load_config",
     "with_calibration",
 ]
+
+
+MAX_REPLICATES = 100_000_000
+"""Most Monte Carlo replicates of one run (config or ``--replicates``): summaries are
+streamed above 200,000, so memory is not the limit; time is (10**8 replicates of even a
+one-job campaign take hours), and percentiles settle long before."""
 
 
 class _Model(BaseModel):
@@ -272,7 +279,7 @@ class CampaignConfig(_Model):
     electricity: ElectricityConfig | None = None
     reference_run: ReferenceRunConfig = ReferenceRunConfig()
     studies: list[StudyConfig] = Field(min_length=1)
-    replicates: int = Field(default=1000, ge=1, le=100_000_000)
+    replicates: int = Field(default=1000, ge=1, le=MAX_REPLICATES)
     seed: int = Field(default=0, ge=0)
 
     @field_validator("pue", mode="before")

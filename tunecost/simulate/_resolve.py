@@ -9,17 +9,18 @@ import numpy as np
 from tunecost import catalog
 from tunecost.calibrate.fit import Calibration, ParamSpace
 from tunecost.carbon import IntensitySeries, load_intensity_series
-from tunecost.config import CampaignConfig, PricingConfig, StudyCalibrationConfig, StudyConfig
+from tunecost.config import (
+    MAX_REPLICATES,
+    CampaignConfig,
+    PricingConfig,
+    StudyCalibrationConfig,
+    StudyConfig,
+)
 from tunecost.durations import DurationModel
 from tunecost.exceptions import ConfigError
 from tunecost.failures import PreemptionConfig
 from tunecost.strategies import Strategy
 from tunecost.units import S_PER_H, W_PER_KW
-
-MAX_REPLICATES = 100_000_000
-"""Most Monte Carlo replicates of one run: summaries are streamed above 200,000, so memory is
-not the limit; time is (10**8 replicates of even a one-job campaign take hours), and
-percentiles settle long before."""
 
 
 @dataclass(frozen=True, slots=True)
