@@ -134,7 +134,7 @@ def test_cli_connects_to_a_cluster_by_address(ray_session: None) -> None:
         env={**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout) == json.loads(local.output)
+    assert json.loads(proc.stdout) == json.loads(local.stdout)
 
 
 def test_streamed_summary_agrees_with_the_exact_one() -> None:
