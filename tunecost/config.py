@@ -89,7 +89,7 @@ class HardwareConfig(_Model):
 
     accelerator: str | None = None
     mix: dict[str, float] | None = None
-    gpus_per_trial: int = Field(default=1, ge=1)
+    gpus_per_trial: int = Field(default=1, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _check(self) -> HardwareConfig:
@@ -205,7 +205,7 @@ class StudyConfig(_Model):
     """
 
     name: str = Field(min_length=1)
-    count: int = Field(default=1, ge=1)
+    count: int = Field(default=1, ge=1, le=10**9)
     strategy: StrategyConfig
     duration: DurationConfig | None = None
     hardware: HardwareConfig
@@ -270,7 +270,7 @@ class CampaignConfig(_Model):
 
     name: str = Field(min_length=1)
     description: str = ""
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1, le=10**12)
     schedule: Literal["pooled", "sequential"] = "pooled"
     reserved: bool = False
     pue: float | str = 1.0
@@ -280,7 +280,7 @@ class CampaignConfig(_Model):
     reference_run: ReferenceRunConfig = ReferenceRunConfig()
     studies: list[StudyConfig] = Field(min_length=1)
     replicates: int = Field(default=1000, ge=1, le=MAX_REPLICATES)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, lt=2**63)
 
     @field_validator("pue", mode="before")
     @classmethod

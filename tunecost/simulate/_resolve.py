@@ -239,8 +239,8 @@ def replicates_and_seed(
         raise ConfigError(
             f"`1 <= replicates <= {MAX_REPLICATES:,}` must hold, but got replicates={n_reps:,}"
         )
-    if root_seed < 0:
-        raise ConfigError(f"`seed >= 0` must hold, but got seed={root_seed}")
+    if not 0 <= root_seed < 2**63:
+        raise ConfigError(f"`0 <= seed < 2**63` must hold, but got seed={root_seed}")
     return n_reps, root_seed
 
 

@@ -158,12 +158,17 @@ def _fail(rule: str, **values: object) -> ConfigError:
     return ConfigError(f"`{rule}` must hold, but got {got}")
 
 
-def _check_int(name: str, value: object, *, low: int) -> int:
-    """``value`` as an int >= ``low``; bools and non-integral numbers are rejected."""
+MAX_INT = 10**9
+"""Largest value of any integer setting of a strategy (counts, eta, batch sizes...): far above
+any real one, and inside int64 arithmetic (a batch_size of 1e20 overflowed numpy)."""
+
+
+def _check_int(name: str, value: object, *, low: int, high: int = MAX_INT) -> int:
+    """``value`` as an int in ``[low, high]``; bools and non-integral numbers are rejected."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise _fail(f"{name} is an integer", **{name: value})
-    if value < low:
-        raise _fail(f"{name} >= {low}", **{name: value})
+    if not low <= value <= high:
+        raise _fail(f"{low} <= {name} <= {high:,}", **{name: value})
     return int(value)
 
 
