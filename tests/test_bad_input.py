@@ -117,7 +117,7 @@ CONFIG_CASES: list[tuple[str, Callable[[dict], None], tuple[str, ...]]] = [
     ("summary-sigma-huge", _set("s.duration", {"dist": "summary", "min_h": 0.05, "mean_h": 2,
                                                "max_h": 20, "sigma": 6e267}),
      ("sigma", "20")),
-    ("count-overflow", _set("s.count", 17683685659730948), ("GiB", "jobs")),
+    ("count-overflow", _set("s.count", 17683685659730948), ("count", "1000000000")),
     ("nas-1e12", _set("s.strategy", {"kind": "nas", "n_children": 10**12, "child_fidelity": 1}),
      ("n_children=1,000,000,000,000",)),
     ("batch-size-1e20", _set("s.strategy", {"kind": "bayesian", "n_trials": 10,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -163,18 +164,20 @@ MAX_INT = 10**9
 any real one, and inside int64 arithmetic (a batch_size of 1e20 overflowed numpy)."""
 
 
-def _check_int(name: str, value: object, *, low: int, high: int = MAX_INT) -> int:
+def _check_int(name: str, value: object, *, low: int, high: float = MAX_INT) -> int:
     """``value`` as an int in ``[low, high]``; bools and non-integral numbers are rejected."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise _fail(f"{name} is an integer", **{name: value})
-    if not low <= value <= high:
-        raise _fail(f"{low} <= {name} <= {high:,}", **{name: value})
+    if value < low:
+        raise _fail(f"{name} >= {low}", **{name: value})
+    if value > high:
+        raise _fail(f"{name} <= {high:,}", **{name: value})
     return int(value)
 
 
 def _check_count(name: str, value: object, *, jobs_each: int = 1) -> int:
     """``value`` as an int in ``[1, MAX_JOBS_PER_STUDY / jobs_each]``: a count of trials."""
-    out = _check_int(name, value, low=1)
+    out = _check_int(name, value, low=1, high=math.inf)
     _check_jobs(f"{name}={out:,}", out * jobs_each)
     return out
 
