@@ -59,5 +59,5 @@ def test_hour_column_changes_the_campaign_co2(tmp_path: Path) -> None:
 
 
 def test_series_rejects_non_finite_steps() -> None:
-    with pytest.raises(ValueError, match="0 <= g_co2e_per_kwh < inf.*inf at step 1"):
+    with pytest.raises(ValueError, match="0 <= g_co2e_per_kwh <= 10,000.*inf at step 1"):
         IntensitySeries(np.array([1.0, np.inf]))

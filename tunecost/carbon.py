@@ -22,7 +22,14 @@ import numpy as np
 
 from tunecost.exceptions import ConfigError
 
-__all__ = ["IntensitySeries", "load_intensity_series"]
+__all__ = ["MAX_G_CO2E_PER_KWH", "MAX_SERIES_HOUR", "IntensitySeries", "load_intensity_series"]
+
+MAX_G_CO2E_PER_KWH = 10_000.0
+"""Largest grid intensity accepted, g/kWh: the dirtiest grids (lignite) are about 1,200;
+beyond is a unit mistake (mg? per MWh?), and products with it leave float64."""
+
+MAX_SERIES_HOUR = 1e6
+"""Largest ``hour`` of a series row (114 years)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +60,12 @@ class IntensitySeries:
             raise ConfigError(
                 f"an intensity series needs at least one value, got shape {values.shape}"
             )
-        if not (np.isfinite(values) & (values >= 0)).all():
-            i = int(np.flatnonzero(~(np.isfinite(values) & (values >= 0)))[0])
+        ok = np.isfinite(values) & (values >= 0) & (values <= MAX_G_CO2E_PER_KWH)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
             raise ConfigError(
-                "`0 <= g_co2e_per_kwh < inf` must hold for every step of the series, but got "
-                f"{values[i]} at step {i}"
+                f"`0 <= g_co2e_per_kwh <= {MAX_G_CO2E_PER_KWH:,.0f}` must hold for every step of "
+                f"the series, but got {values[i]} at step {i}"
             )
         if not 0 < self.step_h < math.inf:
             raise ConfigError(f"`0 < step_h < inf` must hold, but got step_h={self.step_h}")
@@ -159,13 +167,18 @@ def load_intensity_series(path: str | Path, *, step_h: float = 1.0) -> Intensity
                 f"({', '.join(columns)})"
             )
         value = _number(path, line, "g_co2e_per_kwh", row["g_co2e_per_kwh"])
-        if value < 0:
+        if not 0 <= value <= MAX_G_CO2E_PER_KWH:
             raise ConfigError(
-                f"{path}, line {line}: `g_co2e_per_kwh >= 0` must hold, but got {value:g}"
+                f"{path}, line {line}: `0 <= g_co2e_per_kwh <= {MAX_G_CO2E_PER_KWH:,.0f}` must "
+                f"hold, but got {value:g}"
             )
         values.append(value)
         if has_hour:
             hour = _number(path, line, "hour", row["hour"])
+            if hour > MAX_SERIES_HOUR:
+                raise ConfigError(
+                    f"{path}, line {line}: `hour <= {MAX_SERIES_HOUR:g}` must hold, got {hour:g}"
+                )
             if not hours and hour != 0:
                 raise ConfigError(f"{path}, line {line}: the first hour must be 0, got {hour:g}")
             if hours and hour <= hours[-1]:

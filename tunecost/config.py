@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from tunecost._paths import ConfigPath
+from tunecost.carbon import MAX_G_CO2E_PER_KWH
 from tunecost.durations import DurationConfig
 from tunecost.exceptions import ConfigError
 from tunecost.failures import FailureConfig, PreemptionConfig
@@ -133,8 +134,7 @@ class CarbonConfig(_Model):
     """
 
     region: str | None = None
-    # <= 10,000 g/kWh: the dirtiest grids (lignite) are about 1,200.
-    g_co2e_per_kwh: float | None = Field(default=None, ge=0, le=10_000)
+    g_co2e_per_kwh: float | None = Field(default=None, ge=0, le=MAX_G_CO2E_PER_KWH)
     series_csv: ConfigPath | None = None
     step_h: float = Field(default=1.0, gt=0, le=8760)
 
