@@ -121,3 +121,11 @@ def test_every_json_carries_the_schema_version(args: list[str]) -> None:
     assert out.exit_code == 0, out.output
     assert next(iter(json.loads(out.stdout))) == "schema_version"
     assert json.loads(out.stdout)["schema_version"] == 1
+
+
+def test_estimate_prints_small_figures_with_significant_digits() -> None:
+    """A 36-second CPU run: 15 W × 0.01 h = 0.00015 kWh, not "0.00 kWh"."""
+    out = runner.invoke(app, ["estimate", "--accelerator", "cpu", "--hours", "0.01",
+                              "--host-power-w", "15"])
+    assert out.exit_code == 0, out.output
+    assert "0.00015 kWh" in out.stdout

@@ -162,16 +162,16 @@ def estimate(
             f"({result.power_source})",
         ),
         ("PUE", f"{result.pue:g}"),
-        ("energy", f"{result.energy_kwh:,.2f} kWh"),
+        ("energy", f"{_number(result.energy_kwh)} kWh"),
     ]
     if result.co2e_kg is not None:
-        rows.append(("CO2e", f"{result.co2e_kg:,.2f} kg at {result.g_co2e_per_kwh:g} g/kWh"))
+        rows.append(("CO2e", f"{_number(result.co2e_kg)} kg at {result.g_co2e_per_kwh:g} g/kWh"))
     if result.embodied_co2e_kg is not None:
-        rows.append(("embodied CO2e share", f"{result.embodied_co2e_kg:,.3f} kg"))
+        rows.append(("embodied CO2e share", f"{_number(result.embodied_co2e_kg)} kg"))
     if result.cloud_cost_usd is not None:
-        rows.append(("cloud cost", f"${result.cloud_cost_usd:,.2f}"))
+        rows.append(("cloud cost", f"${_number(result.cloud_cost_usd)}"))
     if result.electricity_cost_usd is not None:
-        rows.append(("electricity", f"${result.electricity_cost_usd:,.2f}"))
+        rows.append(("electricity", f"${_number(result.electricity_cost_usd)}"))
     _render(
         TextTable(
             "Run estimate",
