@@ -304,17 +304,21 @@ def _render_campaign(summary: dict[str, Any]) -> None:
     )
     if len(summary["studies"]) > 1:
         study_rows = []
+
+        def p50(stats: dict[str, float] | None, fmt: Any = _number) -> str:
+            return "—" if stats is None else fmt(stats["p50"])
+
         for s in summary["studies"]:
             m = s["metrics"]
             study_rows.append(
                 (
                     s["name"],
                     f"{s['count']}",
-                    f"{m['n_trials']['p50']:,.0f}",
-                    _number(m["gpu_hours"]["p50"]),
-                    _number(m["energy_kwh"]["p50"]),
-                    _number(m["co2e_kg"]["p50"]),
-                    "—" if m["cost_usd"] is None else _number(m["cost_usd"]["p50"]),
+                    p50(m["n_trials"], lambda x: f"{x:,.0f}"),
+                    p50(m["gpu_hours"]),
+                    p50(m["energy_kwh"]),
+                    p50(m["co2e_kg"]),
+                    p50(m["cost_usd"]),
                 )
             )
         _render(

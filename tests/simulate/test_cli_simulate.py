@@ -204,3 +204,21 @@ def test_scenario_ledgers_are_files_named_after_each_scenario(tmp_path: Path) ->
     assert json.loads(out.stdout)["schema_version"] == 1
     assert (tmp_path / "l.a_b.csv").is_file() and (tmp_path / "l.plain.csv").is_file()
     assert not (tmp_path / "l.a").exists()
+
+
+def test_reference_run_without_power_has_no_multiplier(tmp_path: Path) -> None:
+    """Fuzz F21: a CPU-only reference study at 0 W gave a tuning multiplier of inf/NaN."""
+    path = _campaign_file(tmp_path, "r.yaml")
+    data = yaml.safe_load(path.read_text())
+    data["studies"].insert(0, {"name": "cpu", "strategy": {"kind": "single_run"},
+                               "duration": {"dist": "fixed", "duration_h": 1.0},
+                               "hardware": {"accelerator": "none"},
+                               "power": {"kind": "tdp_fraction", "utilization": 0.8}})
+    path.write_text(yaml.safe_dump(data))
+    out = runner.invoke(app, ["simulate", str(path), "--json"])
+    assert out.exit_code == 0 and out.stderr == "", out.output
+    summary = json.loads(out.stdout)
+    assert summary["tuning_multiplier"] is None
+    assert "no tuning multiplier" in summary["reference_run"]["how"]
+    assert "tuning multiplier" not in runner.invoke(app, ["simulate", str(path)]).stdout.split(
+        "reference run")[0]

@@ -164,6 +164,8 @@ class CampaignResult:
             metrics = {k: _summarize(v) for k, v in self.stats.items() if k != "tuning_multiplier"}
         else:
             tm = summarize(self.tuning_multiplier) or {}
+        if not self.reference_energy_kwh > 0:  # no multiplier of a run that draws no power
+            tm = {}
             metrics = {k: summarize(v) for k, v in self.metrics.items()}
         by_study = self.assumptions.get("hours_unit_by_study", {})
         return {
@@ -333,7 +335,7 @@ def simulate(
     """
     # Overflow in a product of large finite inputs is reported once, by _checked, as one
     # error line; numpy's RuntimeWarnings would print beside it.
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _checked(
             _simulate(
                 config, replicates=replicates, seed=seed, chunk_size=chunk_size, ledger=ledger,

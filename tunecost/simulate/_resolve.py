@@ -159,6 +159,8 @@ def _study(
         calibration = _load_calibration(cfg.calibration, cfg.name)
         errors = [
             f"{name} {model.cv_mdape_pct[model.form]:.1f} %"
+            if model.form in model.cv_mdape_pct
+            else f"{name} (no CV error for {model.form!r})"
             for name, model in (("duration", calibration.duration), ("energy", calibration.energy))
             if model is not None
         ]
@@ -309,6 +311,11 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
         f"one full-fidelity trial of {ref_name!r}: {ref_h:,.2f} h × "
         f"{power_kw * W_PER_KW:,.1f} W × PUE {pue:g}"
     )
+    if not ref_kwh > 0:
+        how += (
+            " = 0 kWh: no tuning multiplier (the reference draws no power; set "
+            "reference_run.study to a study that does, or host_power_w)"
+        )
     return ResolvedCampaign(
         config, studies, pue, g_per_kwh, series, usd_per_kwh, ref_kwh, how, sources,
         tuple(warnings),
