@@ -164,9 +164,9 @@ class CampaignResult:
             metrics = {k: _summarize(v) for k, v in self.stats.items() if k != "tuning_multiplier"}
         else:
             tm = summarize(self.tuning_multiplier) or {}
+            metrics = {k: summarize(v) for k, v in self.metrics.items()}
         if not self.reference_energy_kwh > 0:  # no multiplier of a run that draws no power
             tm = {}
-            metrics = {k: summarize(v) for k, v in self.metrics.items()}
         by_study = self.assumptions.get("hours_unit_by_study", {})
         return {
             "schema_version": SCHEMA_VERSION,
