@@ -275,3 +275,11 @@ def test_replay_too_many_trials_is_refused_with_the_count(tmp_path: Path) -> Non
     _study(data)["strategy"] = {"kind": "optuna", "n_trials": 10**7}
     result = runner.invoke(app, ["simulate", str(_write(tmp_path, data)), "--replicates", "1"])
     _one_line_error(result, "10,000,000 trials × 1 replicates", "--engine vectorized")
+
+
+def test_calibration_flag_that_is_a_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    result = runner.invoke(app, ["simulate", str(_write(tmp_path, BASE)), "--calibration",
+                                 str(folder)])
+    _one_line_error(result, "--calibration", "is a directory")

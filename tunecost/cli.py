@@ -21,7 +21,7 @@ from tunecost import __version__, catalog, papers
 from tunecost._errors import one_line
 from tunecost.config import CampaignConfig, ScenarioSet, load_config
 from tunecost.estimate import RunSpec, estimate_run
-from tunecost.exceptions import TunecostError
+from tunecost.exceptions import ConfigError, TunecostError
 from tunecost.papers import TextTable
 
 app = typer.Typer(
@@ -388,6 +388,8 @@ def simulate(
     from tunecost.simulate import simulate as run_simulation
 
     with _user_errors():
+        if calibration is not None and calibration.is_dir():
+            raise ConfigError(f"--calibration {calibration} is a directory; give the JSON file")
         loaded = load_config(config, calibration=calibration)
         campaigns: list[CampaignConfig] = (
             list(loaded.scenarios) if isinstance(loaded, ScenarioSet) else [loaded]
