@@ -6,9 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tunecost.carbon import IntensitySeries, load_intensity_series
 from tunecost.config import CampaignConfig
+from tunecost.exceptions import ConfigError
 from tunecost.simulate import simulate
 
 
@@ -61,3 +64,28 @@ def test_hour_column_changes_the_campaign_co2(tmp_path: Path) -> None:
 def test_series_rejects_non_finite_steps() -> None:
     with pytest.raises(ValueError, match="0 <= g_co2e_per_kwh <= 10,000.*inf at step 1"):
         IntensitySeries(np.array([1.0, np.inf]))
+
+
+_CELLS = ["0", "1", "12", "-1", "inf", "nan", "1e308", "", " ", "x", "\xe9", '"', "3.5",
+          "1e-308", "9999", "10001"]
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    header=st.sampled_from([["g_co2e_per_kwh"], ["hour", "g_co2e_per_kwh"],
+                            ["g_co2e_per_kwh", "hour"], ["grams"]]),
+    rows=st.lists(st.lists(st.sampled_from(_CELLS), max_size=3), max_size=6),
+    encoding=st.sampled_from(["utf-8", "latin-1"]),
+)
+def test_any_csv_loads_or_fails_with_one_line(tmp_path: Path, header: list[str],
+                                              rows: list[list[str]], encoding: str) -> None:
+    path = tmp_path / "grid.csv"
+    path.write_bytes("\n".join(",".join(r) for r in [header, *rows]).encode(encoding))
+    try:
+        s = load_intensity_series(path)
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+        return
+    v = s.integral(np.array([0.0, 5.0]), np.array([3.0, 1000.0]))
+    assert np.isfinite(v).all() and (v >= 0).all()
