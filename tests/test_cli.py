@@ -89,8 +89,9 @@ def test_estimate_defaults_to_tdp_times_utilization() -> None:
 def test_catalog_listing() -> None:
     out = runner.invoke(app, ["catalog", "accelerators", "--json"])
     assert out.exit_code == 0
-    rows = json.loads(out.output)
-    assert all(r["source"] for r in rows)
+    data = json.loads(out.output)
+    assert data["schema_version"] == 1 and data["catalog"] == "accelerators"
+    assert all(r["source"] for r in data["rows"])
 
 
 def test_help_explains_commands() -> None:
@@ -98,3 +99,33 @@ def test_help_explains_commands() -> None:
     assert out.exit_code == 0
     for command in ("reproduce", "estimate", "catalog"):
         assert command in out.output
+
+
+def test_version_flag_prints_the_package_version() -> None:
+    from tunecost import __version__
+
+    out = runner.invoke(app, ["--version"])
+    assert out.exit_code == 0 and out.output.strip() == f"tunecost {__version__}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["estimate", "--accelerator", "v100", "--hours", "3", "--json"],
+        ["catalog", "pue", "--json"],
+        ["reproduce", "strubell2019", "--json"],
+    ],
+)
+def test_every_json_carries_the_schema_version(args: list[str]) -> None:
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert next(iter(json.loads(out.stdout))) == "schema_version"
+    assert json.loads(out.stdout)["schema_version"] == 1
+
+
+def test_estimate_prints_small_figures_with_significant_digits() -> None:
+    """A 36-second CPU run: 15 W × 0.01 h = 0.00015 kWh, not "0.00 kWh"."""
+    out = runner.invoke(app, ["estimate", "--accelerator", "cpu", "--hours", "0.01",
+                              "--host-power-w", "15"])
+    assert out.exit_code == 0, out.output
+    assert "0.00015 kWh" in out.stdout

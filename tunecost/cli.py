@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +13,15 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from tunecost import catalog, papers
+from tunecost import __version__, catalog, papers
 from tunecost._errors import one_line
-from tunecost.config import CampaignConfig, ScenarioSet, load_config, with_calibration
+from tunecost.config import CampaignConfig, ScenarioSet, load_config
 from tunecost.estimate import RunSpec, estimate_run
-from tunecost.exceptions import TunecostError
+from tunecost.exceptions import ConfigError, TunecostError
 from tunecost.papers import TextTable
 
 app = typer.Typer(
@@ -28,8 +31,32 @@ app = typer.Typer(
     help="What a hyperparameter search or an R&D campaign will cost, before you run it.",
 )
 
-_out = Console(soft_wrap=False)
-_err = Console(stderr=True)
+# No markup and no emoji codes on either console: names, paths and messages are the user's
+# text (`run[/bold].yaml`, a campaign `lr sweep [/v2]`, `h100[sxm]`, `:x:`) and are printed
+# as they are; styles are given as `style=`, never as `[red]...[/red]` in a string.
+_out = Console(soft_wrap=False, markup=False, emoji=False)
+_err = Console(stderr=True, markup=False, emoji=False)
+
+JSON_SCHEMA_VERSION = 1
+"""``schema_version`` at the top level of every JSON object the CLI prints."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tunecost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """What a hyperparameter search or an R&D campaign will cost, before you run it."""
 
 
 @contextlib.contextmanager
@@ -38,12 +65,18 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except (TunecostError, ValidationError, FileNotFoundError) as exc:
-        _err.print(f"[red]error:[/red] {one_line(exc)}", highlight=False, soft_wrap=True)
+        _err.print(Text.assemble(("error:", "red"), " ", one_line(exc)), soft_wrap=True)
         raise typer.Exit(2) from None
 
 
-def _print_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2))
+def _warn(message: str) -> None:
+    """One line on stderr: the result is computed, but something in it looks wrong."""
+    _err.print(Text.assemble(("warning:", "yellow"), " ", message), soft_wrap=True)
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    """Print ``obj`` as JSON with ``schema_version`` first at its top level."""
+    typer.echo(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **obj}, indent=2))
 
 
 def _render(table: TextTable) -> None:
@@ -129,16 +162,16 @@ def estimate(
             f"({result.power_source})",
         ),
         ("PUE", f"{result.pue:g}"),
-        ("energy", f"{result.energy_kwh:,.2f} kWh"),
+        ("energy", f"{_number(result.energy_kwh)} kWh"),
     ]
     if result.co2e_kg is not None:
-        rows.append(("CO2e", f"{result.co2e_kg:,.2f} kg at {result.g_co2e_per_kwh:g} g/kWh"))
+        rows.append(("CO2e", f"{_number(result.co2e_kg)} kg at {result.g_co2e_per_kwh:g} g/kWh"))
     if result.embodied_co2e_kg is not None:
-        rows.append(("embodied CO2e share", f"{result.embodied_co2e_kg:,.3f} kg"))
+        rows.append(("embodied CO2e share", f"{_number(result.embodied_co2e_kg)} kg"))
     if result.cloud_cost_usd is not None:
-        rows.append(("cloud cost", f"${result.cloud_cost_usd:,.2f}"))
+        rows.append(("cloud cost", f"${_number(result.cloud_cost_usd)}"))
     if result.electricity_cost_usd is not None:
-        rows.append(("electricity", f"${result.electricity_cost_usd:,.2f}"))
+        rows.append(("electricity", f"${_number(result.electricity_cost_usd)}"))
     _render(
         TextTable(
             "Run estimate",
@@ -187,7 +220,7 @@ def catalog_cmd(
         rows_fn, cols = _CATALOGS[kind]
         rows = rows_fn()
     if as_json:
-        _print_json([r.model_dump(mode="json") for r in rows])
+        _print_json({"catalog": kind, "rows": [r.model_dump(mode="json") for r in rows]})
         return
     _render(
         TextTable(
@@ -232,7 +265,12 @@ _METRIC_LABELS = {
 
 def _number(x: float) -> str:
     """Thousands separators for large figures, three significant digits for small ones (a
-    CPU study's 0.0075 h, a campaign's 239,924 GPU-hours)."""
+    CPU study's 0.0075 h, a campaign's 239,924 GPU-hours); never ``0`` for a non-zero value.
+
+    Example:
+        >>> [_number(x) for x in (239_924.4, 52.04, 0.0075, 3.2e-7, 0.0)]
+        ['239,924', '52.0', '0.0075', '3.2e-07', '0']
+    """
     a = abs(x)
     if a >= 100 or a == 0:
         return f"{x:,.0f}"
@@ -241,8 +279,9 @@ def _number(x: float) -> str:
 
 def _render_campaign(summary: dict[str, Any]) -> None:
     rows = []
+    hours_unit = summary.get("hours_unit", "GPU-hours")
     for key, stats in summary["metrics"].items():
-        label = _METRIC_LABELS[key]
+        label = hours_unit if key == "gpu_hours" else _METRIC_LABELS[key]
         if stats is None:
             rows.append((label, "—", "—", "—", "—"))
             continue
@@ -251,7 +290,7 @@ def _render_campaign(summary: dict[str, Any]) -> None:
     tm = summary["tuning_multiplier"]
     if tm is not None:
         rows.append(
-            ("tuning multiplier", *(f"{tm[q]:,.1f}×" for q in ("p5", "p50", "p95", "mean")))
+            ("tuning multiplier", *(f"{_number(tm[q])}×" for q in ("p5", "p50", "p95", "mean")))
         )
     notes = [
         f"reference run: {summary['reference_run']['how']}",
@@ -265,23 +304,27 @@ def _render_campaign(summary: dict[str, Any]) -> None:
     )
     if len(summary["studies"]) > 1:
         study_rows = []
+
+        def p50(stats: dict[str, float] | None, fmt: Any = _number) -> str:
+            return "—" if stats is None else fmt(stats["p50"])
+
         for s in summary["studies"]:
             m = s["metrics"]
             study_rows.append(
                 (
                     s["name"],
                     f"{s['count']}",
-                    f"{m['n_trials']['p50']:,.0f}",
-                    f"{m['gpu_hours']['p50']:,.0f}",
-                    f"{m['energy_kwh']['p50']:,.0f}",
-                    f"{m['co2e_kg']['p50']:,.0f}",
-                    "—" if m["cost_usd"] is None else f"{m['cost_usd']['p50']:,.0f}",
+                    p50(m["n_trials"], lambda x: f"{x:,.0f}"),
+                    p50(m["gpu_hours"]),
+                    p50(m["energy_kwh"]),
+                    p50(m["co2e_kg"]),
+                    p50(m["cost_usd"]),
                 )
             )
         _render(
             TextTable(
                 "per study (P50)",
-                ("study", "count", "trials", "GPU-hours", "energy (kWh)", "CO2e (kg)", "cost ($)"),
+                ("study", "count", "trials", hours_unit, "energy (kWh)", "CO2e (kg)", "cost ($)"),
                 tuple(study_rows),
             )
         )
@@ -300,8 +343,10 @@ def simulate(
     calibration: Annotated[
         Path | None,
         typer.Option(
-            help="Calibration JSON (tunecost calibrate): every study takes its "
-            "per-trial duration and power from it, its search space drives them."
+            help="Calibration JSON (tunecost calibrate): every study takes its per-trial "
+            "duration and power from it, its search space drives them. It replaces a study's "
+            "duration/power and its own calibration.path (the sources say so); a study may "
+            "then omit duration, power and calibration altogether."
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -343,9 +388,9 @@ def simulate(
     from tunecost.simulate import simulate as run_simulation
 
     with _user_errors():
-        loaded = load_config(config)
-        if calibration is not None:
-            loaded = with_calibration(loaded, calibration)
+        if calibration is not None and calibration.is_dir():
+            raise ConfigError(f"--calibration {calibration} is a directory; give the JSON file")
+        loaded = load_config(config, calibration=calibration)
         campaigns: list[CampaignConfig] = (
             list(loaded.scenarios) if isinstance(loaded, ScenarioSet) else [loaded]
         )
@@ -353,15 +398,16 @@ def simulate(
         bar, task = _progress_bar()
         with bar:
             for campaign in campaigns:
-                bar.update(task, description=campaign.name, completed=0)
+                bar.update(task, description=escape(campaign.name), completed=0)
+                # One file per scenario, named after it: only characters safe in a file name
+                # (a scenario "a/b" must not become a folder).
+                tag = re.sub(r"[^\w.-]+", "_", campaign.name)
                 ledger_path = ledger
                 if ledger is not None and len(campaigns) > 1:
-                    ledger_path = ledger.with_name(f"{ledger.stem}.{campaign.name}{ledger.suffix}")
+                    ledger_path = ledger.with_name(f"{ledger.stem}.{tag}{ledger.suffix}")
                 timeline_path = timeline
                 if timeline is not None and len(campaigns) > 1:
-                    timeline_path = timeline.with_name(
-                        f"{timeline.stem}.{campaign.name}{timeline.suffix}"
-                    )
+                    timeline_path = timeline.with_name(f"{timeline.stem}.{tag}{timeline.suffix}")
                 result = run_simulation(
                     campaign,
                     replicates=replicates,
@@ -375,6 +421,9 @@ def simulate(
                     timeline=timeline_path,
                 )
                 summaries.append(result.summary())
+    for summary in summaries:
+        for message in summary["assumptions"].get("warnings", ()):
+            _warn(message)
     if as_json:
         _print_json(
             summaries[0] if len(summaries) == 1 else {"name": loaded.name, "scenarios": summaries}

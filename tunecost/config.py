@@ -20,14 +20,23 @@ Example:
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tunecost._paths import ConfigPath
+from tunecost.carbon import MAX_G_CO2E_PER_KWH
 from tunecost.durations import DurationConfig
 from tunecost.exceptions import ConfigError
 from tunecost.failures import FailureConfig, PreemptionConfig
@@ -35,6 +44,7 @@ from tunecost.power import PowerConfig
 from tunecost.strategies import StrategyConfig
 
 __all__ = [
+    "MAX_REPLICATES",
     "CampaignConfig",
     "CarbonConfig",
     "ElectricityConfig",
@@ -49,8 +59,14 @@ __all__ = [
 ]
 
 
+MAX_REPLICATES = 100_000_000
+"""Most Monte Carlo replicates of one run (config or ``--replicates``): summaries are
+streamed above 200,000, so memory is not the limit; time is (10**8 replicates of even a
+one-job campaign take hours), and percentiles settle long before."""
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _exactly_one(model: BaseModel, *names: str) -> None:
@@ -74,7 +90,7 @@ class HardwareConfig(_Model):
 
     accelerator: str | None = None
     mix: dict[str, float] | None = None
-    gpus_per_trial: int = Field(default=1, ge=1)
+    gpus_per_trial: int = Field(default=1, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _check(self) -> HardwareConfig:
@@ -99,7 +115,7 @@ class PricingConfig(_Model):
     pricing: Literal["on_demand", "spot", "preemptible"] = "on_demand"
     provider: str | None = None
     region: str | None = None
-    usd_per_accelerator_hour: float | None = Field(default=None, gt=0)
+    usd_per_accelerator_hour: float | None = Field(default=None, gt=0, le=10_000)
 
     @model_validator(mode="after")
     def _check(self) -> PricingConfig:
@@ -108,12 +124,19 @@ class PricingConfig(_Model):
 
 
 class CarbonConfig(_Model):
-    """Grid carbon intensity: a catalog region, a number, or an hourly series (CSV)."""
+    """Grid carbon intensity: a catalog region, a number, or an hourly series (CSV).
+
+    ``series_csv`` has a ``g_co2e_per_kwh`` column and optionally an ``hour`` column (hours
+    since the series began: 0 first, strictly increasing). Each row holds until the next
+    row's hour (a gap holds the value before it); without ``hour``, rows are ``step_h`` apart;
+    the last row holds ``step_h``. The series repeats with that period
+    (:mod:`tunecost.carbon`).
+    """
 
     region: str | None = None
-    g_co2e_per_kwh: float | None = Field(default=None, ge=0)
+    g_co2e_per_kwh: float | None = Field(default=None, ge=0, le=MAX_G_CO2E_PER_KWH)
     series_csv: ConfigPath | None = None
-    step_h: float = Field(default=1.0, gt=0)
+    step_h: float = Field(default=1.0, gt=0, le=8760)
 
     @model_validator(mode="after")
     def _check(self) -> CarbonConfig:
@@ -125,7 +148,7 @@ class ElectricityConfig(_Model):
     """Electricity price: a catalog region or a number, US dollars per kWh."""
 
     region: str | None = None
-    usd_per_kwh: float | None = Field(default=None, gt=0)
+    usd_per_kwh: float | None = Field(default=None, gt=0, le=100)
 
     @model_validator(mode="after")
     def _check(self) -> ElectricityConfig:
@@ -158,6 +181,11 @@ class StudyCalibrationConfig(_Model):
 
     path: ConfigPath | None = None
     search_space: dict[str, dict[str, Any]] | None = None
+    replaced_path: ConfigPath | None = Field(
+        default=None,
+        description="Set by ``--calibration`` (:func:`with_calibration`) when it replaces the "
+        "study's own ``path``; reported in the simulation's sources.",
+    )
 
 
 class StudyConfig(_Model):
@@ -165,8 +193,9 @@ class StudyConfig(_Model):
 
     Attributes:
         count: the study is run this many times, independently (e.g. 123 grid searches).
-        duration, power: the full-fidelity duration model and the power model; both are
-            omitted when ``calibration`` supplies them.
+        duration, power: the full-fidelity duration model and the power model. With a
+            ``calibration``, ``duration`` is omitted, and ``power`` is used only when the
+            calibration has no energy model (else the catalog TDP, flagged as estimated).
         host_power_w: CPU + DRAM power per trial while it runs, W.
         trial_overhead_s: the framework's time on a worker before each trial (the sampler,
             the storage, a trial's process start-up), s, at the slot's idle power; default:
@@ -176,29 +205,45 @@ class StudyConfig(_Model):
     """
 
     name: str = Field(min_length=1)
-    count: int = Field(default=1, ge=1)
+    count: int = Field(default=1, ge=1, le=10**9)
     strategy: StrategyConfig
     duration: DurationConfig | None = None
     hardware: HardwareConfig
     power: PowerConfig | None = None
     calibration: StudyCalibrationConfig | None = None
-    host_power_w: float = Field(default=0.0, ge=0)
-    trial_overhead_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    host_power_w: float = Field(default=0.0, ge=0, le=100_000)
+    trial_overhead_s: float | None = Field(default=None, ge=0, le=1e7, allow_inf_nan=False)
     failures: FailureConfig = FailureConfig()
     preemption: PreemptionConfig | None = None
     pricing: PricingConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calibration_from_flag(cls, data: Any, info: ValidationInfo) -> Any:
+        # `tunecost simulate --calibration FILE` (load_config(..., calibration=FILE)): a
+        # study that gives no cost model takes FILE's, with no `calibration: {}` to write.
+        if (
+            isinstance(data, dict)
+            and (info.context or {}).get("calibration") is not None
+            and data.get("calibration") is None
+            and data.get("duration") is None
+            and data.get("power") is None
+        ):
+            return {**data, "calibration": {}}
+        return data
 
     @model_validator(mode="after")
     def _models_or_calibration(self) -> StudyConfig:
         if self.calibration is None and (self.duration is None or self.power is None):
             missing = [n for n in ("duration", "power") if getattr(self, n) is None]
             raise ValueError(
-                f"study {self.name!r} needs {' and '.join(missing)} (or a calibration)"
+                f"study {self.name!r} needs {' and '.join(missing)} (or a calibration: "
+                "calibration.path, or tunecost simulate --calibration FILE)"
             )
-        if self.calibration is not None and (self.duration or self.power) is not None:
+        if self.calibration is not None and self.duration is not None:
             raise ValueError(
-                f"study {self.name!r} takes duration and power from its calibration; "
-                "remove duration/power or calibration"
+                f"study {self.name!r} takes its durations from its calibration; "
+                "remove duration or calibration"
             )
         if self.trial_overhead_s is not None and self.strategy.kind not in ("optuna",
                                                                             "ray_tune"):
@@ -225,7 +270,7 @@ class CampaignConfig(_Model):
 
     name: str = Field(min_length=1)
     description: str = ""
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1, le=10**12)
     schedule: Literal["pooled", "sequential"] = "pooled"
     reserved: bool = False
     pue: float | str = 1.0
@@ -234,14 +279,18 @@ class CampaignConfig(_Model):
     electricity: ElectricityConfig | None = None
     reference_run: ReferenceRunConfig = ReferenceRunConfig()
     studies: list[StudyConfig] = Field(min_length=1)
-    replicates: int = Field(default=1000, ge=1)
-    seed: int = Field(default=0, ge=0)
+    replicates: int = Field(default=1000, ge=1, le=MAX_REPLICATES)
+    seed: int = Field(default=0, ge=0, lt=2**63)
 
-    @field_validator("pue")
+    @field_validator("pue", mode="before")
     @classmethod
-    def _pue_at_least_one(cls, value: float | str) -> float | str:
-        if isinstance(value, float | int) and value < 1:
-            raise ValueError(f"`pue >= 1` must hold, but got pue={value}")
+    def _pue_at_least_one(cls, value: Any) -> Any:
+        # Before parsing: a NaN or inf would otherwise fail both arms of ``float | str``, and
+        # the user would read two errors for one mistake.
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            if not (1 <= value < math.inf):
+                raise ValueError(f"`1 <= pue < inf` must hold, but got pue={value}")
+            return float(value)
         return value
 
     @model_validator(mode="after")
@@ -271,15 +320,39 @@ class ScenarioSet(_Model):
     scenarios: list[CampaignConfig] = Field(min_length=1)
 
 
-def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load_config(
+    path: str | Path, *, calibration: str | Path | None = None
+) -> CampaignConfig | ScenarioSet:
     """Read a campaign (or a set of scenarios) from a ``.yaml``/``.yml`` or ``.toml`` file.
+
+    With ``calibration`` (``tunecost simulate --calibration FILE``), every study takes its
+    per-trial cost from that file (:func:`with_calibration`), so a study may omit
+    ``duration``, ``power`` and ``calibration`` altogether.
 
     Raises:
         ConfigError: unreadable syntax or an unsupported suffix (with the file and reason).
         pydantic.ValidationError: a field breaks its rule (the path, the rule, the value).
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise ConfigError(f"{path}: the config must be a file, but this is a directory")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: config files must be UTF-8 text, but byte {exc.start} (line {line}) is "
+            f"{exc.object[exc.start:exc.start + 1]!r}"
+        ) from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read the config (permission denied)") from None
+    if not text.strip():
+        raise ConfigError(f"{path}: the config file is empty")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             data: Any = yaml.safe_load(text)
@@ -290,11 +363,17 @@ def load_config(path: str | Path) -> CampaignConfig | ScenarioSet:
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
-    context = {"base_dir": path.parent}
+        raise ConfigError(
+            f"{path}: the top level must be a mapping (name: ..., studies: ...), but got "
+            f"{type(data).__name__} {_short(data)}"
+        )
+    context = {"base_dir": path.parent, "calibration": calibration}
+    loaded: CampaignConfig | ScenarioSet
     if "scenarios" in data:
-        return ScenarioSet.model_validate(data, context=context)
-    return CampaignConfig.model_validate(data, context=context)
+        loaded = ScenarioSet.model_validate(data, context=context)
+    else:
+        loaded = CampaignConfig.model_validate(data, context=context)
+    return loaded if calibration is None else with_calibration(loaded, calibration)
 
 
 def with_calibration(
@@ -302,23 +381,24 @@ def with_calibration(
 ) -> CampaignConfig | ScenarioSet:
     """Give every study the calibration at ``path`` (``tunecost simulate --calibration``).
 
-    A study that names its own calibration file keeps it; every other study takes its
-    per-trial duration and power from ``path`` instead of its ``duration`` and ``power``.
+    Every study takes its per-trial duration and energy from ``path``: instead of its
+    ``duration`` (and of its ``power``, unless the calibration has no energy model), and
+    instead of its own ``calibration.path`` (kept as ``replaced_path``, which the
+    simulation's sources report). A study's ``calibration.search_space`` still applies.
     """
 
     def campaign(cfg: CampaignConfig) -> CampaignConfig:
         studies = []
         for s in cfg.studies:
-            if s.calibration is not None and s.calibration.path is not None:
-                studies.append(s)
-                continue
             own = s.calibration or StudyCalibrationConfig()
+            replaced = own.path if own.path is not None and own.path != Path(path) else None
             studies.append(
                 s.model_copy(
                     update={
-                        "calibration": own.model_copy(update={"path": Path(path)}),
+                        "calibration": own.model_copy(
+                            update={"path": Path(path), "replaced_path": replaced}
+                        ),
                         "duration": None,
-                        "power": None,
                     }
                 )
             )

@@ -59,6 +59,12 @@ __all__ = [
 # "all > 0 and finite" contract; clipping moves them by less than any cost can resolve.
 _TINY = float(np.finfo(np.float64).tiny)
 _HUGE = float(np.finfo(np.float64).max)
+_LOG_HUGE = math.log(_HUGE)
+
+LOGNORMAL_SIGMA_MAX = 4.0
+"""Largest ``sigma`` of an untruncated log-normal duration config. Its mean is
+``exp(sigma**2 / 2)`` times its median: 2,981× at 4, 7.9e13× at 8 (``sigma: 8`` is a typo for
+0.8, not a study). A wider spread needs ``max_h``, which bounds every draw and the mean."""
 
 
 @runtime_checkable
@@ -210,8 +216,18 @@ class LogNormal:
 
     @property
     def mean_s(self) -> float:
-        """Mean duration in seconds, ``exp(mu + sigma**2 / 2)``."""
-        return self.median_s * math.exp(0.5 * self.sigma**2)
+        """Mean duration in seconds, ``exp(mu + sigma**2 / 2)``.
+
+        Raises:
+            ConfigError: the mean is beyond float64 (``sigma`` of about 37 or more).
+        """
+        log_mean = self.mu + 0.5 * self.sigma**2
+        if log_mean >= _LOG_HUGE:
+            raise _fail(
+                "log(median_s) + sigma**2 / 2 < 709.78 (a mean float64 can hold)",
+                median_s=self.median_s, sigma=self.sigma,
+            )
+        return math.exp(log_mean)
 
     @property
     def dist(self) -> Any:
@@ -290,7 +306,16 @@ class Weibull:
     def mean_s(self) -> float:
         """Mean duration in seconds, ``scale_s * Gamma(1 + 1/shape)``."""
         # gammaln keeps the product finite for moderately small shapes where Gamma() overflows.
-        return self.scale_s * math.exp(math.lgamma(1.0 + 1.0 / self.shape))
+        try:
+            log_mean = math.log(self.scale_s) + math.lgamma(1.0 + 1.0 / self.shape)
+        except OverflowError:  # 1 / shape itself is beyond float64's lgamma
+            log_mean = math.inf
+        if log_mean >= _LOG_HUGE:
+            raise _fail(
+                "the mean scale_s × Gamma(1 + 1/shape) fits float64",
+                shape=self.shape, scale_s=self.scale_s,
+            )
+        return math.exp(log_mean)
 
     @property
     def dist(self) -> Any:
@@ -651,17 +676,20 @@ def from_summary(
 # --------------------------------------------------------------------------------------------
 
 _Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_Hours = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+"""A duration in hours: > 0 and <= 1e6 (114 years; no trial runs longer, and hours beyond it
+overflow float64 once multiplied by seconds, watts and trial counts)."""
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _TruncatableConfig(_Config):
     """Adds optional ``min_h``/``max_h`` truncation (hours) to a parametric family."""
 
     min_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    max_h: _Positive | None = None
+    max_h: _Hours | None = None
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Any:
@@ -712,11 +740,16 @@ class FixedConfig(_UntruncatableConfig):
     """
 
     dist: Literal["fixed"] = "fixed"
-    duration_h: _Positive
+    duration_h: _Hours
 
     def build(self) -> DurationModel:
         """Build the :class:`Fixed` model (seconds)."""
         return Fixed(self.duration_h * S_PER_H)
+
+
+def _ratio(sigma: float) -> str:
+    log10 = 0.5 * sigma**2 / math.log(10)
+    return f"{10**log10:,.0f}" if log10 < 6 else f"1e{log10:.0f}"
 
 
 class LogNormalConfig(_TruncatableConfig):
@@ -730,8 +763,8 @@ class LogNormalConfig(_TruncatableConfig):
     """
 
     dist: Literal["lognormal"] = "lognormal"
-    median_h: _Positive | None = None
-    mean_h: _Positive | None = None
+    median_h: _Hours | None = None
+    mean_h: _Hours | None = None
     sigma: _Positive
 
     @model_validator(mode="after")
@@ -741,6 +774,17 @@ class LogNormalConfig(_TruncatableConfig):
                 "exactly one of `median_h` and `mean_h` must be given, but got "
                 f"median_h={self.median_h!r}, mean_h={self.mean_h!r}"
             )
+        if self.sigma > 20:
+            raise ValueError(f"`sigma <= 20` must hold, but got sigma={self.sigma!r}")
+        if self.max_h is None and self.sigma > LOGNORMAL_SIGMA_MAX:
+            raise ValueError(
+                f"`sigma <= {LOGNORMAL_SIGMA_MAX:g}` must hold without max_h (the mean is "
+                f"exp(sigma²/2) = {_ratio(self.sigma)} × the median), but got "
+                f"sigma={self.sigma!r}; a typo for {self.sigma / 10:g}? A wider spread needs "
+                "max_h"
+            )
+        # Build now so a spread float64 cannot hold fails here, naming the fields.
+        self.build().mean_s  # noqa: B018
         return self
 
     def _base(self) -> LogNormal:
@@ -758,8 +802,11 @@ class GammaConfig(_TruncatableConfig):
     """
 
     dist: Literal["gamma"] = "gamma"
-    mean_h: _Positive
-    cv: _Positive
+    mean_h: _Hours
+    # cv <= 10 (shape >= 0.01): beyond it nearly every draw underflows towards 0 and the mean
+    # rests on a handful of huge draws, so a Monte Carlo total is noise, not an estimate.
+    # cv >= 1e-6: below it the shape 1/cv² leaves float64 (use dist: fixed for no spread).
+    cv: Annotated[float, Field(ge=1e-6, le=10, allow_inf_nan=False)]
 
     def _base(self) -> Gamma:
         return Gamma(self.mean_h * S_PER_H, self.cv)
@@ -775,7 +822,13 @@ class WeibullConfig(_TruncatableConfig):
 
     dist: Literal["weibull"] = "weibull"
     shape: _Positive
-    scale_h: _Positive
+    scale_h: _Hours
+
+    @model_validator(mode="after")
+    def _finite_mean(self) -> Any:
+        # A tiny shape has a mean beyond float64; fail here, naming the fields.
+        self.build().mean_s  # noqa: B018
+        return self
 
     def _base(self) -> Weibull:
         return Weibull(self.shape, self.scale_h * S_PER_H)
@@ -790,7 +843,7 @@ class EmpiricalConfig(_UntruncatableConfig):
     """
 
     dist: Literal["empirical"] = "empirical"
-    durations_h: Annotated[tuple[_Positive, ...], Field(min_length=1)]
+    durations_h: Annotated[tuple[_Hours, ...], Field(min_length=1)]
 
     def build(self) -> DurationModel:
         """Build the :class:`Empirical` model (seconds)."""
@@ -806,8 +859,8 @@ class UniformConfig(_UntruncatableConfig):
     """
 
     dist: Literal["uniform"] = "uniform"
-    low_h: _Positive
-    high_h: _Positive
+    low_h: _Hours
+    high_h: _Hours
 
     @model_validator(mode="after")
     def _ordered(self) -> Any:
@@ -839,12 +892,14 @@ class SummaryConfig(_Config):
     """
 
     dist: Literal["summary"] = "summary"
-    min_h: _Positive
-    mean_h: _Positive
-    max_h: _Positive
-    sigma: _Positive = 1.0
+    min_h: _Hours
+    mean_h: _Hours
+    max_h: _Hours
+    # <= 20: a truncated log-normal wider than that is flat in log space, and its tail
+    # probabilities leave float64.
+    sigma: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] = 1.0
     crash_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    crash_max_h: _Positive | None = None
+    crash_max_h: _Hours | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Any:

@@ -31,15 +31,16 @@ class RunSpec(BaseModel):
         instance: catalog cloud instance for the dollar cost; without it cost is not computed.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     accelerator: str
-    n_accelerators: int = Field(default=1, ge=1)
-    hours: float = Field(ge=0)
-    accelerator_power_w: float | None = Field(default=None, gt=0)
+    # Bounds far above any real run and far below float64 overflow of their product.
+    n_accelerators: int = Field(default=1, ge=1, le=10_000_000)
+    hours: float = Field(ge=0, le=1e6)
+    accelerator_power_w: float | None = Field(default=None, gt=0, le=100_000)
     utilization: float = Field(default=1.0, gt=0, le=1)
-    host_power_w: float = Field(default=0.0, ge=0)
-    pue: float | None = Field(default=None, ge=1)
+    host_power_w: float = Field(default=0.0, ge=0, le=10_000_000)
+    pue: float | None = Field(default=None, ge=1, le=10)
     pue_key: str | None = None
     region: str | None = None
     instance: str | None = None
@@ -49,6 +50,9 @@ class RunSpec(BaseModel):
 
 class RunEstimate(BaseModel):
     """The run's cost, with the figures it used (``None`` where an input was not given)."""
+
+    # A non-finite figure fails here, naming it, rather than printing as Infinity.
+    model_config = ConfigDict(allow_inf_nan=False)
 
     accelerator: str
     accelerator_power_w: float

@@ -49,12 +49,13 @@ class ResolvedPower:
 
 
 class _Power(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     idle_w: float | None = Field(
         default=None,
         ge=0,
-        description="Idle W per accelerator; default: the catalog's measured idle.",
+        le=100_000,
+        description="Idle W per accelerator (<= 100 kW); default: the catalog's measured idle.",
     )
 
     def _idle(self, acc: AcceleratorSpec) -> float | None:
@@ -65,7 +66,8 @@ class ConstantPowerConfig(_Power):
     """A fixed draw per accelerator while busy, W."""
 
     kind: Literal["constant"] = "constant"
-    accelerator_w: float = Field(gt=0)
+    # <= 100 kW: a whole wafer-scale system draws about 23 kW; beyond is a unit typo (mW?).
+    accelerator_w: float = Field(gt=0, le=100_000)
 
     def resolve(self, acc: AcceleratorSpec) -> ResolvedPower:
         """Watts for ``acc``."""

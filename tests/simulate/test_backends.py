@@ -134,7 +134,7 @@ def test_cli_connects_to_a_cluster_by_address(ray_session: None) -> None:
         env={**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout) == json.loads(local.output)
+    assert json.loads(proc.stdout) == json.loads(local.stdout)
 
 
 def test_streamed_summary_agrees_with_the_exact_one() -> None:
@@ -169,3 +169,30 @@ def test_streamed_result_keeps_no_arrays() -> None:
     with pytest.raises(ConfigError, match="keep_replicates=True"):
         result.metrics["energy_kwh"]
     assert simulate(load_config(BAYES), replicates=200, seed=1).stats is None
+
+
+@pytest.mark.parametrize(
+    ("address", "needle"),
+    [
+        ("127.0.0.1:1", "cannot reach the Ray cluster at '127.0.0.1:1' within 5 s"),
+        ("nonsense", "HOST:PORT or ray://HOST:PORT"),
+    ],
+)
+def test_unreachable_address_fails_in_seconds_with_one_line(address: str, needle: str) -> None:
+    """It used to hang: ray.init retries an unreachable address for minutes."""
+    out = runner.invoke(app, ["simulate", str(BAYES), "--replicates", "5", "--backend", "ray",
+                              "--address", address])
+    assert out.exit_code == 2, out.output
+    assert needle in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_ray_client_address_without_grpc_names_ray_client() -> None:
+    """tunecost[ray] installs ray[tune], whose client (ray://) needs grpcio: ray[client]."""
+    import importlib.util
+
+    if importlib.util.find_spec("grpc") is not None:
+        pytest.skip("grpc is installed here: the ray:// client is available")
+    out = runner.invoke(app, ["simulate", str(BAYES), "--replicates", "5", "--backend", "ray",
+                              "--address", "ray://127.0.0.1:10001"])
+    assert out.exit_code == 2, out.output
+    assert "pip install 'ray[client]'" in out.stderr

@@ -131,7 +131,7 @@ def test_duration_only_calibration_through_the_cli(tmp_path: Path) -> None:
     out = runner.invoke(app, ["simulate", str(cfg), "--replicates", "50", "--json",
                               "--calibration", str(path)])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["metrics"]["energy_kwh"]["p50"] > 0
+    assert json.loads(out.stdout)["metrics"]["energy_kwh"]["p50"] > 0
 
 
 def test_unreadable_calibration_is_one_line(tmp_path: Path) -> None:
@@ -194,3 +194,56 @@ def test_search_space_override_keeps_the_branch_and_bad_ones_are_one_line(
         "c": {"type": "float", "low": 5.0, "high": 1.0}})
     with pytest.raises(ConfigError, match=r"search_space.c: .*low <= high"):
         _load_calibration(bad, "s")
+
+
+def test_cli_calibration_replaces_a_studys_own_path(calib_path: Path, tmp_path: Path) -> None:
+    """It was ignored when the study named its own calibration.path (same output whatever
+    the flag said). The study's own file here does not even exist: it must not be read."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(_campaign(calibration={"path": "elsewhere/old.json"})))
+    without = runner.invoke(app, ["simulate", str(cfg), "--replicates", "20", "--json"])
+    assert without.exit_code == 2 and "old.json" in without.stderr
+    out = runner.invoke(app, ["simulate", str(cfg), "--replicates", "20", "--json",
+                              "--calibration", str(calib_path)])
+    assert out.exit_code == 0, out.output
+    source = json.loads(out.stdout)["assumptions"]["sources"]["calibration (s)"]
+    assert source.startswith(str(calib_path))
+    assert "from --calibration, replacing the study's own" in source and "old.json" in source
+
+
+def test_cli_calibration_needs_no_empty_calibration_block(calib_path: Path,
+                                                          tmp_path: Path) -> None:
+    """A study with no duration, power or calibration takes the flag's calibration."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(_campaign()))
+    bare = runner.invoke(app, ["simulate", str(cfg), "--replicates", "20"])
+    assert bare.exit_code == 2 and "--calibration FILE" in bare.stderr
+    out = runner.invoke(app, ["simulate", str(cfg), "--replicates", "20", "--json",
+                              "--calibration", str(calib_path)])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert "calibration (s)" in data["assumptions"]["sources"]
+    assert 0 < data["metrics"]["gpu_hours"]["p50"] < 1  # 40 trials of a few seconds
+    assert "--calibration" in runner.invoke(app, ["simulate", "--help"]).stdout
+
+
+def test_duration_only_calibration_takes_energy_from_power_or_tdp(calib_path: Path,
+                                                                  tmp_path: Path) -> None:
+    """A calibration without an energy model simulates: energy from the study's power:, or
+    the catalog TDP (a warning says it was estimated)."""
+    from tunecost.calibrate import Calibration
+
+    durations_only = tmp_path / "durations.json"
+    Calibration.load(calib_path).model_copy(update={"energy": None}).save(durations_only)
+    with_power = CampaignConfig.model_validate(_campaign(
+        calibration={"path": str(durations_only)},
+        power={"kind": "constant", "accelerator_w": 400}))
+    r = simulate(with_power, replicates=50, seed=0)
+    power_w = r.metrics["energy_kwh"] / 1.2 / r.metrics["gpu_hours"] * 1000
+    assert power_w == pytest.approx(400)
+    assert any("no energy model" in w for w in r.assumptions["warnings"])
+    tdp = simulate(CampaignConfig.model_validate(_campaign(
+        calibration={"path": str(durations_only)})), replicates=50, seed=0)
+    assert tdp.metrics["energy_kwh"] / 1.2 / tdp.metrics["gpu_hours"] * 1000 == pytest.approx(
+        700)  # the H200's catalog TDP
+    assert any("ESTIMATED" in w for w in tdp.assumptions["warnings"])

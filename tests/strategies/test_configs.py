@@ -137,3 +137,18 @@ def test_bad_constructor_raises_config_error(make: Any, rule: str, value: str) -
 def test_n_reps_checked() -> None:
     with pytest.raises(ConfigError, match="n_reps >= 1"):
         RandomSearch(n_trials=3).plan(0, rng=np.random.default_rng(0))
+
+
+def test_sizes_are_counted_before_anything_is_built() -> None:
+    """A grid of 10**12 points, or 10**12 trials, is refused from its count (it hung, or
+    allocated TiB)."""
+    from tunecost.strategies import GridSearch, Hyperband, RandomSearch
+    from tunecost.strategies._base import MAX_JOBS_PER_STUDY
+
+    with pytest.raises(ConfigError, match=r"1,000,000,000,000 jobs \(counted, not built\)"):
+        GridSearch(space={f"p{i}": list(range(10)) for i in range(12)})
+    with pytest.raises(ConfigError, match="n_trials=1,000,001"):
+        RandomSearch(n_trials=MAX_JOBS_PER_STUDY + 1)
+    assert RandomSearch(n_trials=MAX_JOBS_PER_STUDY).n_trials == MAX_JOBS_PER_STUDY
+    with pytest.raises(ConfigError, match="eta"):
+        Hyperband(min_fidelity=1e-300, eta=2)

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tunecost._atomic import atomic_open
+from tunecost._atomic import atomic_open, check_writable
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
 from tunecost.simulate._backends import (
@@ -42,12 +43,13 @@ from tunecost.simulate._backends import (
 )
 from tunecost.simulate._chunks import ChunkTask, Merged, run_chunk
 from tunecost.simulate._resolve import ResolvedCampaign, replicates_and_seed, resolve
-from tunecost.simulate._vectorized import SKIPPED, STATE_NAMES, build_jobs
+from tunecost.simulate._vectorized import SKIPPED, STATE_NAMES
 from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, summarize
 
 __all__ = [
     "BACKENDS",
     "KEEP_REPLICATES_MAX",
+    "SCHEMA_VERSION",
     "Backend",
     "CampaignResult",
     "LocalBackend",
@@ -57,6 +59,10 @@ __all__ = [
     "ray_connect",
     "simulate",
 ]
+
+SCHEMA_VERSION = 1
+"""Version of the summary's JSON shape (``schema_version`` at its top level); raised when a
+key is renamed or removed, not when one is added."""
 
 KEEP_REPLICATES_MAX = 200_000
 """Above this many replicates, :func:`simulate` keeps streaming summaries instead of
@@ -159,8 +165,13 @@ class CampaignResult:
         else:
             tm = summarize(self.tuning_multiplier) or {}
             metrics = {k: summarize(v) for k, v in self.metrics.items()}
+        if not self.reference_energy_kwh > 0:  # no multiplier of a run that draws no power
+            tm = {}
+        by_study = self.assumptions.get("hours_unit_by_study", {})
         return {
+            "schema_version": SCHEMA_VERSION,
             "name": self.name,
+            "hours_unit": self.assumptions.get("hours_unit", "GPU-hours"),
             "engine": self.engine,
             "replicates": self.replicates,
             "seed": self.seed,
@@ -173,6 +184,7 @@ class CampaignResult:
                 {
                     "name": s.name,
                     "count": s.count,
+                    "hours_unit": by_study.get(s.name, "GPU-hours"),
                     "metrics": {k: _summarize(v) for k, v in (s.stats or s.metrics).items()},
                 }
                 for s in self.studies
@@ -183,6 +195,79 @@ class CampaignResult:
 
 def _chunk_size(n_jobs: int, replicates: int) -> int:
     return int(max(1, min(replicates, _ELEMENTS_PER_CHUNK // max(n_jobs, 1))))
+
+
+_BYTES_PER_JOB_REPLICATE = 8 * 32
+"""Bytes one job of one replicate takes while a chunk runs: about 32 float64/int64 arrays of
+shape ``(replicates, jobs)`` (the draws, the plan, the schedule, the accounting) at once."""
+
+MEMORY_LIMIT_BYTES = 2 * 2**30
+"""Refused above this estimate for one chunk (a chunk is never smaller than one replicate)."""
+
+MAX_SCHEDULE_STEPS = 20_000_000
+"""Refused above this many steps of the scheduling loop (one per job per chunk, each a numpy
+operation over the chunk's replicates): minutes of work at most, never an apparent hang."""
+
+
+def _jobs_per_replicate(campaign: ResolvedCampaign) -> int:
+    """Jobs of one replicate of the whole campaign (every instance of every study)."""
+    rng = np.random.default_rng(0)
+    return sum(s.count * s.strategy.plan(1, rng=rng).n_jobs for s in campaign.studies)
+
+
+MAX_REPLAY_TRIALS = 1_000_000
+"""Most trials (over all replicates) one replay may run: each is a real sampler's ask and tell
+(milliseconds, more as a study grows), so a million is already an hour or more."""
+
+MAX_RESERVED_REPLAY_WORKERS = 1_000_000
+"""Most slots of a reserved pool the replay keeps state for (an unreserved pool is cut to the
+trials it can run at once, which gives the same result)."""
+
+
+def _replay_sized(config: CampaignConfig, replicates: int | None) -> CampaignConfig:
+    """``config`` for the replay, its size checked first: refused above
+    :data:`MAX_REPLAY_TRIALS`, and an unreserved pool cut to its trial count."""
+    n_reps, _ = replicates_and_seed(config, replicates, None)
+    trials = sum(s.count * int(getattr(s.strategy, "n_trials", 1)) for s in config.studies)
+    if trials * n_reps > MAX_REPLAY_TRIALS:
+        raise ConfigError(
+            f"the replay runs every trial of every replicate through the real search "
+            f"algorithm: {trials:,} trials × {n_reps:,} replicates = {trials * n_reps:,}, above "
+            f"{MAX_REPLAY_TRIALS:,}; fewer replicates (--replicates) or trials, or "
+            "--engine vectorized"
+        )
+    if config.workers > trials:
+        if not config.reserved:  # slots beyond the trials never run one: same result
+            return config.model_copy(update={"workers": max(trials, 1)})
+        if config.workers > MAX_RESERVED_REPLAY_WORKERS:
+            raise ConfigError(
+                f"`workers <= {MAX_RESERVED_REPLAY_WORKERS:,}` must hold for a reserved pool "
+                f"in the replay engine, but got workers={config.workers:,}"
+            )
+    return config
+
+
+def _check_work(n_jobs: int, replicates_per_chunk: int, n_chunks: int) -> None:
+    """Refuse a run that does not fit memory or time, with the estimate, before building it."""
+    _check_memory(n_jobs, replicates_per_chunk)
+    steps = n_jobs * n_chunks
+    if steps > MAX_SCHEDULE_STEPS:
+        raise ConfigError(
+            f"{n_jobs:,} jobs per replicate in {n_chunks:,} chunk(s) of {replicates_per_chunk:,} "
+            f"replicates is {steps:,} scheduling steps, above the {MAX_SCHEDULE_STEPS:,} that "
+            "run in minutes; fewer replicates (--replicates) or fewer jobs (count × trials)"
+        )
+
+
+def _check_memory(n_jobs: int, replicates_per_chunk: int) -> None:
+    need = n_jobs * replicates_per_chunk * _BYTES_PER_JOB_REPLICATE
+    if need > MEMORY_LIMIT_BYTES:
+        raise ConfigError(
+            f"one chunk of {replicates_per_chunk:,} replicate(s) × {n_jobs:,} jobs needs about "
+            f"{need / 2**30:,.1f} GiB, above the {MEMORY_LIMIT_BYTES / 2**30:g} GiB limit; "
+            "fewer jobs (count × trials)"
+            + (" or a smaller chunk_size (--chunk-size)" if replicates_per_chunk > 1 else "")
+        )
 
 
 def _assumptions(campaign: ResolvedCampaign) -> dict[str, Any]:
@@ -196,7 +281,16 @@ def _assumptions(campaign: ResolvedCampaign) -> dict[str, Any]:
         "usd_per_kwh": None if np.isnan(campaign.usd_per_kwh) else campaign.usd_per_kwh,
         "power": {s.name: list(s.power_how) for s in campaign.studies},
         "sources": campaign.sources,
+        "warnings": list(campaign.warnings),
+        "hours_unit": _hours_unit(campaign),
+        "hours_unit_by_study": {s.name: s.hours_unit for s in campaign.studies},
     }
+
+
+def _hours_unit(campaign: ResolvedCampaign) -> str:
+    """The campaign's ``gpu_hours`` unit: CPU-hours when every study is CPU-only."""
+    units = {s.hours_unit for s in campaign.studies}
+    return "CPU-hours" if units == {"CPU-hours"} else "GPU-hours"
 
 
 def simulate(
@@ -239,6 +333,38 @@ def simulate(
             ``"auto"``: the replay when a study's strategy is ``optuna`` or ``ray_tune``.
         timeline: replay only: write replicate 0's per-worker timeline CSV and Gantt PNG.
     """
+    # Overflow in a product of large finite inputs is reported once, by _checked, as one
+    # error line; numpy's RuntimeWarnings would print beside it.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _checked(
+            _simulate(
+                config, replicates=replicates, seed=seed, chunk_size=chunk_size, ledger=ledger,
+                progress=progress, backend=backend, address=address,
+                keep_replicates=keep_replicates, engine=engine, timeline=timeline,
+            )
+        )
+
+
+def _simulate(
+    config: CampaignConfig,
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    ledger: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    backend: str | Backend = "local",
+    address: str | None = None,
+    keep_replicates: bool | None = None,
+    engine: Literal["auto", "vectorized", "replay"] = "auto",
+    timeline: str | Path | None = None,
+) -> CampaignResult:
+    """:func:`simulate`, before its totals are checked (same arguments)."""
+    # Checked before any work: a ledger path that is a folder must not fail after the run.
+    if ledger is not None:
+        check_writable(ledger, what="ledger")
+    if timeline is not None:
+        check_writable(timeline, what="timeline")
     if engine not in ("auto", "vectorized", "replay"):
         raise ConfigError(
             f"engine must be one of 'auto', 'vectorized', 'replay', but got {engine!r}"
@@ -254,21 +380,29 @@ def simulate(
                 f"them all: backend='local' and no chunk_size, but got backend={backend!r}, "
                 f"chunk_size={chunk_size!r}, keep_replicates={keep_replicates!r}"
             )
-        return replay(config, replicates=replicates, seed=seed, ledger=ledger,
-                      timeline=timeline, progress=progress)
+        sized = _replay_sized(config, replicates)
+        result = replay(sized, replicates=replicates, seed=seed, ledger=ledger,
+                        timeline=timeline, progress=progress)
+        result.assumptions["workers"] = config.workers  # as given, not as cut
+        return result
     if timeline is not None:
         raise ConfigError("a worker timeline comes from the replay engine: pass "
                           "engine='replay' (tunecost simulate --engine replay)")
     n_reps, root_seed = replicates_and_seed(config, replicates, seed)
     campaign = resolve(config)
 
-    # One probe replicate sizes the chunks (strategies fix their job count per study).
-    probe = build_jobs(campaign, 1, np.random.default_rng(0))
-    size = chunk_size if chunk_size is not None else _chunk_size(probe.duration_h.shape[1], n_reps)
+    # Strategies fix their job count per study: count one plan of each study (each is
+    # bounded by MAX_JOBS_PER_STUDY) before anything the size of the campaign is built.
+    n_jobs = _jobs_per_replicate(campaign)
+    size = chunk_size if chunk_size is not None else _chunk_size(n_jobs, n_reps)
     if size < 1:
         raise ConfigError(f"`chunk_size >= 1` must hold, but got chunk_size={size}")
     n_chunks = -(-n_reps // size)
-    streams = np.random.SeedSequence(root_seed).spawn(n_chunks)
+    _check_work(n_jobs, min(size, n_reps), n_chunks)
+    root = np.random.SeedSequence(root_seed)
+    # Spawned one at a time: child i is the same whether spawned alone or in a list of
+    # n_chunks, and a list of 10**9 seed sequences would not fit memory.
+    streams = (root.spawn(1)[0] for _ in range(n_chunks))
 
     keep = n_reps <= KEEP_REPLICATES_MAX if keep_replicates is None else keep_replicates
     tasks = (
@@ -306,6 +440,28 @@ def simulate(
         stats=None if keep else {**values, "tuning_multiplier": tm},
         assumptions=_assumptions(campaign),
     )
+
+
+def _checked(result: CampaignResult) -> CampaignResult:
+    """``result`` if every total is finite and >= 0; else one error naming the metric.
+
+    Inputs are finite and bounded at the boundary; this is the net under products of large
+    finite inputs (1e308 W × hours) that still overflow float64.
+    """
+    summary = result.summary()
+    scopes = [("campaign", summary["metrics"])] + [
+        (f"study {s['name']!r}", s["metrics"]) for s in summary["studies"]
+    ]
+    for scope, metrics in scopes:
+        for key, stats in metrics.items():
+            bad = [(q, v) for q, v in (stats or {}).items() if not (math.isfinite(v) and v >= 0)]
+            if bad:
+                raise ConfigError(
+                    f"the {scope} total {key} is not a finite number >= 0 ({bad[0][0]}="
+                    f"{bad[0][1]}): an input is too large for float64 arithmetic; "
+                    "check the power, price, carbon, duration and restart figures"
+                )
+    return result
 
 
 def _write_ledger(path: Path, campaign: ResolvedCampaign, jobs, sched, per_job) -> None:

@@ -67,6 +67,49 @@ def _import_ray() -> Any:
     return ray
 
 
+RAY_CONNECT_TIMEOUT_S = 5.0
+"""Seconds to reach a cluster's ``HOST:PORT`` before giving up (``ray.init`` itself retries
+an unreachable address for minutes)."""
+
+
+class _RayClientMissing(MissingExtraError):
+    """``ray://`` needs Ray's client (grpcio), which ``tunecost[ray]`` does not install."""
+
+    def __init__(self) -> None:
+        ImportError.__init__(
+            self,
+            "a ray:// address needs Ray's client (the 'grpc' module is not installed); "
+            "install it with: pip install 'ray[client]'",
+        )
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in :data:`RAY_CONNECT_TIMEOUT_S` with one line when ``address`` cannot be used."""
+    import importlib.util
+    import socket
+
+    if address == "auto" or address.startswith("local"):
+        return
+    if address.startswith("ray://"):
+        if importlib.util.find_spec("grpc") is None:
+            raise _RayClientMissing()
+        hostport = address[len("ray://"):]
+    else:
+        hostport = address
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(
+            f"`address` must be 'auto', HOST:PORT or ray://HOST:PORT, but got {address!r}"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {address!r} within {RAY_CONNECT_TIMEOUT_S:g} s "
+            f"({exc.strerror or exc}); is it running? (`ray start --head` prints its address)"
+        ) from None
+
+
 def ray_connect(address: str | None = None) -> Any:
     """The ``ray`` module, connected: to the running session if there is one, else
     ``ray.init(address=address)`` (a new local cluster when ``address`` is ``None``;
@@ -76,14 +119,23 @@ def ray_connect(address: str | None = None) -> Any:
     and is shut down by Ray at exit.
 
     Raises:
-        MissingExtraError: Ray is not installed.
+        MissingExtraError: Ray is not installed (or, for ``ray://``, its client).
+        ConfigError: ``address`` is malformed, unreachable within
+            :data:`RAY_CONNECT_TIMEOUT_S`, or has no cluster.
     """
     ray = _import_ray()
     if not ray.is_initialized():
         if address is None:
             ray.init(include_dashboard=False)
         else:
-            ray.init(address=address)
+            _check_reachable(address)
+            try:
+                ray.init(address=address)
+            except ConnectionError as exc:  # e.g. "auto" with no cluster running
+                raise ConfigError(
+                    f"cannot connect to the Ray cluster at {address!r}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                ) from None
     return ray
 
 

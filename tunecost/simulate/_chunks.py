@@ -71,7 +71,14 @@ def run_chunk(campaign: ResolvedCampaign, task: ChunkTask) -> ChunkPartial:
     sched = schedule(jobs, cfg.workers, sequential=cfg.schedule == "sequential")
     chunk, per_job = account(campaign, jobs, sched)
     values = {k: chunk.campaign[k] for k in METRICS}
-    values["tuning_multiplier"] = chunk.campaign["energy_kwh"] / campaign.reference_energy_kwh
+    ref_kwh = campaign.reference_energy_kwh
+    # A reference run that draws no power (a CPU-only study at 0 W) has no multiplier: NaN,
+    # which the summary reports as null, not inf.
+    values["tuning_multiplier"] = (
+        chunk.campaign["energy_kwh"] / ref_kwh
+        if ref_kwh > 0
+        else np.full_like(chunk.campaign["energy_kwh"], np.nan)
+    )
     studies = {k: chunk.studies[k] for k in STUDY_METRICS}
     ledger = None
     if task.ledger:

@@ -11,7 +11,13 @@ from tunecost import catalog
 from tunecost._errors import one_line
 from tunecost.calibrate.fit import Calibration, ParamSpace
 from tunecost.carbon import IntensitySeries, load_intensity_series
-from tunecost.config import CampaignConfig, PricingConfig, StudyCalibrationConfig, StudyConfig
+from tunecost.config import (
+    MAX_REPLICATES,
+    CampaignConfig,
+    PricingConfig,
+    StudyCalibrationConfig,
+    StudyConfig,
+)
 from tunecost.durations import DurationModel
 from tunecost.exceptions import ConfigError
 from tunecost.failures import PreemptionConfig
@@ -50,6 +56,16 @@ class ResolvedStudy:
     power_how: tuple[str, ...]
     calibration: Calibration | None = None
     trial_overhead_s: float | None = None
+    calibrated_energy: bool = False
+    """Energy per trial comes from the calibration's energy model (else ``busy_kw`` holds the
+    whole power: the study's ``power:``, or the catalog TDP for a duration-only one)."""
+
+    @property
+    def hours_unit(self) -> str:
+        """``"CPU-hours"`` when every accelerator of the study is the catalog's ``none``
+        (a CPU-only study), else ``"GPU-hours"``; the unit of its ``gpu_hours``."""
+        cpu = all(catalog.accelerator(a).kind == "none" for a in self.accelerators)
+        return "CPU-hours" if cpu else "GPU-hours"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +81,21 @@ class ResolvedCampaign:
     reference_energy_kwh: float
     reference_how: str
     sources: dict[str, str]
+    warnings: tuple[str, ...] = ()
+    """Results are computed, but something looks wrong (the CLI prints each on stderr)."""
 
 
-def _rate(pricing: PricingConfig | None, sources: dict[str, str], key: str) -> float:
+def _rate(
+    pricing: PricingConfig | None,
+    sources: dict[str, str],
+    study: str,
+    accelerators: tuple[str, ...],
+    gpus: int,
+    warnings: list[str],
+) -> float:
+    """USD per accelerator-hour of ``study``; a catalog instance of another accelerator than
+    the study's is priced all the same (papers do: Strubell prices Titan X work at P100
+    rates), with a warning naming the mismatch."""
     if pricing is None:
         return float("nan")
     if pricing.usd_per_accelerator_hour is not None:
@@ -78,10 +106,23 @@ def _rate(pricing: PricingConfig | None, sources: dict[str, str], key: str) -> f
         provider=pricing.provider,
         region=pricing.region,
     )
-    sources[key] = (
-        f"{row.provider} {row.instance} {row.pricing} ${row.usd_per_hour}/h: {row.source}"
+    per_accel = row.usd_per_accelerator_hour
+    sources[f"price ({study})"] = (
+        f"{row.provider} {row.instance} {row.pricing} ${row.usd_per_hour}/h"
+        + (f" / {row.n_accelerators} = ${per_accel:.4g} per accelerator-hour"
+           if row.n_accelerators > 1 else "")
+        + f": {row.source}"
     )
-    return row.usd_per_accelerator_hour
+    instance_acc = catalog.accelerator(row.accelerator).name
+    others = [a for a in accelerators if a != instance_acc]
+    if others:
+        warnings.append(
+            f"study {study!r} runs on {', '.join(accelerators)} but is priced as "
+            f"{row.instance} ({row.n_accelerators} × {instance_acc}) at ${per_accel:.4g} per "
+            f"accelerator-hour, {gpus} per trial; give pricing.usd_per_accelerator_hour for "
+            "the hardware it runs on, or an instance of it"
+        )
+    return per_accel
 
 
 def _load_calibration(cfg: StudyCalibrationConfig, study: str) -> Calibration:
@@ -113,7 +154,9 @@ def _load_calibration(cfg: StudyCalibrationConfig, study: str) -> Calibration:
     return calibration
 
 
-def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) -> ResolvedStudy:
+def _study(
+    cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str], warnings: list[str]
+) -> ResolvedStudy:
     names, shares, busy, idle, how = [], [], [], [], []
     g = cfg.hardware.gpus_per_trial
     calibration = None
@@ -121,6 +164,8 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
         calibration = _load_calibration(cfg.calibration, cfg.name)
         errors = [
             f"{name} {model.cv_mdape_pct[model.form]:.1f} %"
+            if model.form in model.cv_mdape_pct
+            else f"{name} (no CV error for {model.form!r})"
             for name, model in (("duration", calibration.duration), ("energy", calibration.energy))
             if model is not None
         ]
@@ -135,30 +180,43 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
         sources[f"calibration ({cfg.name})"] = (
             f"{cfg.calibration.path}: {calibration.n_records} trials of {calibration.study!r}; "
             f"CV median abs error {', '.join(errors)}; {energy_note}"
+            + (
+                ""
+                if cfg.calibration.replaced_path is None
+                else f"; from --calibration, replacing the study's own "
+                f"{cfg.calibration.replaced_path}"
+            )
         )
+    # Energy, in this order: the calibration's energy model; the study's `power:`; for a
+    # duration-only calibration without `power:`, the catalog TDP, flagged as estimated.
+    calibrated_energy = calibration is not None and calibration.energy is not None
     for name, share in cfg.hardware.shares.items():
         acc = catalog.accelerator(name)
         names.append(acc.name)
         shares.append(share)
-        measured = calibration is not None and calibration.energy is not None
-        if cfg.power is not None and not measured:
-            # No calibration, or a duration-only one: the study's power model.
+        if calibrated_energy:
+            busy.append(cfg.host_power_w / W_PER_KW)
+            idle_w = cfg.power.resolve(acc).idle_w if cfg.power is not None else acc.idle_w
+            how.append(f"{acc.name}: calibrated per trial + host {cfg.host_power_w:g} W")
+        elif cfg.power is not None:
             power = cfg.power.resolve(acc)
             busy.append((g * power.busy_w + cfg.host_power_w) / W_PER_KW)
             idle_w = power.idle_w
             how.append(f"{acc.name}: {power.how}")
-        elif calibration is not None and not measured:
-            # Duration-only calibration and no power model: the catalog's TDP, an upper
-            # estimate (ML CO2 Impact's), flagged as such.
+        else:
             busy.append((g * acc.tdp_w + cfg.host_power_w) / W_PER_KW)
             idle_w = acc.idle_w
-            how.append(f"{acc.name}: ESTIMATED at TDP {acc.tdp_w:g} W (the calibration has "
-                       f"no energy model) + host {cfg.host_power_w:g} W")
-        else:
-            busy.append(cfg.host_power_w / W_PER_KW)
-            idle_w = acc.idle_w
-            how.append(f"{acc.name}: calibrated per trial + host {cfg.host_power_w:g} W")
+            how.append(
+                f"{acc.name}: TDP {acc.tdp_w:g} W + host {cfg.host_power_w:g} W (ESTIMATED: the "
+                "calibration has no energy model; set power: to refine)"
+            )
         idle.append(np.nan if idle_w is None else (g * idle_w + cfg.host_power_w) / W_PER_KW)
+    if calibration is not None and not calibrated_energy:
+        warnings.append(
+            f"study {cfg.name!r}: the calibration has no energy model (durations only); energy "
+            + ("from the study's power:" if cfg.power is not None else
+               "ESTIMATED from the catalog TDP (set power: to refine)")
+        )
     pricing = cfg.pricing if cfg.pricing is not None else campaign.pricing
     return ResolvedStudy(
         name=cfg.name,
@@ -175,10 +233,11 @@ def _study(cfg: StudyConfig, campaign: CampaignConfig, sources: dict[str, str]) 
         busy_kw=np.array(busy),
         idle_kw=np.array(idle),
         gpus=g,
-        usd_per_accelerator_hour=_rate(pricing, sources, f"price ({cfg.name})"),
+        usd_per_accelerator_hour=_rate(pricing, sources, cfg.name, tuple(names), g, warnings),
         power_how=tuple(how),
         calibration=calibration,
         trial_overhead_s=cfg.trial_overhead_s,
+        calibrated_energy=calibrated_energy,
     )
 
 
@@ -188,10 +247,14 @@ def replicates_and_seed(
     """The run's replicate count and root seed: the arguments, else the config's; checked."""
     n_reps = config.replicates if replicates is None else replicates
     root_seed = config.seed if seed is None else seed
-    if n_reps < 1:
-        raise ConfigError(f"`replicates >= 1` must hold, but got replicates={n_reps}")
-    if root_seed < 0:
-        raise ConfigError(f"`seed >= 0` must hold, but got seed={root_seed}")
+    if isinstance(n_reps, bool) or not isinstance(n_reps, int | np.integer):
+        raise ConfigError(f"`replicates` must be an integer, but got replicates={n_reps!r}")
+    if not 1 <= n_reps <= MAX_REPLICATES:
+        raise ConfigError(
+            f"`1 <= replicates <= {MAX_REPLICATES:,}` must hold, but got replicates={n_reps:,}"
+        )
+    if not 0 <= root_seed < 2**63:
+        raise ConfigError(f"`0 <= seed < 2**63` must hold, but got seed={root_seed}")
     return n_reps, root_seed
 
 
@@ -202,9 +265,9 @@ def _expected_trial(study: ResolvedStudy) -> tuple[float, float]:
         rng = np.random.default_rng(0)
         params = study.calibration.sample_params(4096, rng=rng)
         duration_s, energy_j = study.calibration.sample_costs(params, rng=rng)
-        # Duration-only: busy_kw already holds the estimated accelerator power.
-        accel_kw = (0.0 if energy_j is None
-                    else float(energy_j.mean() / duration_s.mean()) / W_PER_KW)
+        accel_kw = (
+            0.0 if energy_j is None else float(energy_j.mean() / duration_s.mean()) / W_PER_KW
+        )
         return float(duration_s.mean()) / S_PER_H, accel_kw + float(study.shares @ study.busy_kw)
     mean_s = getattr(study.duration, "mean_s", None)
     if mean_s is None:
@@ -248,7 +311,8 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
             usd_per_kwh, sources["electricity"] = e.usd_per_kwh, f"{e.region}: {e.source}"
         else:
             usd_per_kwh = float(config.electricity.usd_per_kwh or 0.0)
-    studies = tuple(_study(s, config, sources) for s in config.studies)
+    warnings: list[str] = []
+    studies = tuple(_study(s, config, sources, warnings) for s in config.studies)
 
     ref_name = config.reference_run.study or config.studies[0].name
     ref = next(s for s in studies if s.name == ref_name)
@@ -259,6 +323,12 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
         f"one full-fidelity trial of {ref_name!r}: {ref_h:,.2f} h × "
         f"{power_kw * W_PER_KW:,.1f} W × PUE {pue:g}"
     )
+    if not ref_kwh > 0:
+        how += (
+            " = 0 kWh: no tuning multiplier (the reference draws no power; set "
+            "reference_run.study to a study that does, or host_power_w)"
+        )
     return ResolvedCampaign(
-        config, studies, pue, g_per_kwh, series, usd_per_kwh, ref_kwh, how, sources
+        config, studies, pue, g_per_kwh, series, usd_per_kwh, ref_kwh, how, sources,
+        tuple(warnings),
     )

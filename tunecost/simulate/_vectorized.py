@@ -168,7 +168,9 @@ class Schedule:
         wait_h: time the job's slot sat waiting for its dependencies before it, ``(m, J)``.
         worker: slot index, ``(m, J)``, -1 for skipped jobs.
         wall_clock_h: campaign makespan, ``(m,)``.
-        busy_h: per slot, time running or waiting on a dependency, ``(m, W)``.
+        busy_h: per slot, time running or waiting on a dependency, ``(m, W')``: only the
+            ``W' = min(W, jobs)`` slots that can ever be used (the rest never run a job).
+        idle_slots: slots beyond ``W'``, idle the whole campaign (a reserved pool pays them).
     """
 
     start_h: np.ndarray
@@ -176,6 +178,7 @@ class Schedule:
     worker: np.ndarray
     wall_clock_h: np.ndarray
     busy_h: np.ndarray
+    idle_slots: int = 0
 
 
 def schedule(jobs: Jobs, n_workers: int, *, sequential: bool) -> Schedule:
@@ -187,6 +190,10 @@ def schedule(jobs: Jobs, n_workers: int, *, sequential: bool) -> Schedule:
     the job starts.
     """
     m, n_jobs = jobs.duration_h.shape
+    # List scheduling never uses more slots than jobs: `workers: 1e9` must not allocate
+    # (m, 1e9) arrays. The unused slots are counted, for a reserved pool's idle power and rent.
+    idle_slots = max(n_workers - max(n_jobs, 1), 0)
+    n_workers = min(n_workers, max(n_jobs, 1))
     rows = np.arange(m)
     free = np.zeros((m, n_workers))
     busy = np.zeros((m, n_workers))
@@ -218,7 +225,9 @@ def schedule(jobs: Jobs, n_workers: int, *, sequential: bool) -> Schedule:
         busy[rows, w] += np.where(runs, end[:, j] - f, 0.0)
         stage_end[:, jobs.stage[j]] = np.maximum(stage_end[:, jobs.stage[j]], end[:, j])
         instance_end[:, inst] = np.maximum(instance_end[:, inst], end[:, j])
-    return Schedule(start, wait, worker, end.max(axis=1) if n_jobs else np.zeros(m), busy)
+    return Schedule(
+        start, wait, worker, end.max(axis=1) if n_jobs else np.zeros(m), busy, idle_slots
+    )
 
 
 @dataclass(slots=True)
@@ -283,6 +292,7 @@ def account(campaign: ResolvedCampaign, jobs: Jobs, sched: Schedule) -> tuple[Ch
                 f"{study.accelerators[0]!r}; set power.idle_w"
             )
         idle_h = np.clip(sched.wall_clock_h[:, None] - sched.busy_h, 0.0, None).sum(axis=1)
+        idle_h = idle_h + sched.idle_slots * sched.wall_clock_h
         reserved_kwh = idle_h * study.idle_kw[0] * pue
         reserved_cost = W * study.gpus * sched.wall_clock_h * study.usd_per_accelerator_hour
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -10,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from tunecost.exceptions import ConfigError
 
-__all__ = ["Strategy", "TrialPlan"]
+__all__ = ["MAX_JOBS_PER_STUDY", "Strategy", "TrialPlan"]
+
+MAX_JOBS_PER_STUDY = 1_000_000
+"""Most jobs (trials, or rungs of trials) one study may plan. A plan is arrays over every job
+of every replicate; above this the first replicate alone needs hundreds of MB, and no real
+search runs a million trainings. Counted before anything is built (a grid's points are a
+product of value counts), so a grid of 10**12 points is refused at once, not enumerated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +159,36 @@ def _fail(rule: str, **values: object) -> ConfigError:
     return ConfigError(f"`{rule}` must hold, but got {got}")
 
 
-def _check_int(name: str, value: object, *, low: int) -> int:
-    """``value`` as an int >= ``low``; bools and non-integral numbers are rejected."""
+MAX_INT = 10**9
+"""Largest value of any integer setting of a strategy (counts, eta, batch sizes...): far above
+any real one, and inside int64 arithmetic (a batch_size of 1e20 overflowed numpy)."""
+
+
+def _check_int(name: str, value: object, *, low: int, high: float = MAX_INT) -> int:
+    """``value`` as an int in ``[low, high]``; bools and non-integral numbers are rejected."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise _fail(f"{name} is an integer", **{name: value})
     if value < low:
         raise _fail(f"{name} >= {low}", **{name: value})
+    if value > high:
+        raise _fail(f"{name} <= {high:,}", **{name: value})
     return int(value)
+
+
+def _check_count(name: str, value: object, *, jobs_each: int = 1) -> int:
+    """``value`` as an int in ``[1, MAX_JOBS_PER_STUDY / jobs_each]``: a count of trials."""
+    out = _check_int(name, value, low=1, high=math.inf)
+    _check_jobs(f"{name}={out:,}", out * jobs_each)
+    return out
+
+
+def _check_jobs(what: str, n_jobs: int) -> None:
+    """Refuse a plan of more than :data:`MAX_JOBS_PER_STUDY` jobs, saying what was counted."""
+    if n_jobs > MAX_JOBS_PER_STUDY:
+        raise ConfigError(
+            f"`jobs per study <= {MAX_JOBS_PER_STUDY:,}` must hold, but {what} plans "
+            f"{n_jobs:,} jobs (counted, not built)"
+        )
 
 
 def _check_float(
@@ -202,7 +232,7 @@ class _Config(BaseModel):
     Subclasses declare ``kind`` and their fields and implement ``build()``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def build(self) -> Strategy:
         """Build the frozen strategy this config describes."""

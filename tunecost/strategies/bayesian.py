@@ -11,6 +11,7 @@ from pydantic import Field
 
 from tunecost.strategies._base import (
     TrialPlan,
+    _check_count,
     _check_float,
     _check_int,
     _check_n_reps,
@@ -57,7 +58,7 @@ class BayesianOptimization:
     exploit_cost_factor: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_trials", _check_int("n_trials", self.n_trials, low=1))
+        object.__setattr__(self, "n_trials", _check_count("n_trials", self.n_trials))
         object.__setattr__(self, "n_startup", _check_int("n_startup", self.n_startup, low=0))
         object.__setattr__(self, "batch_size", _check_int("batch_size", self.batch_size, low=1))
         object.__setattr__(

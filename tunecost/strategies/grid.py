@@ -15,6 +15,7 @@ from tunecost.strategies._base import (
     TrialPlan,
     _check_batch_size,
     _check_int,
+    _check_jobs,
     _check_n_reps,
     _Config,
     _fail,
@@ -72,6 +73,12 @@ class GridSearch:
             object.__setattr__(self, "n_configs", _check_int("n_configs", self.n_configs, low=1))
         object.__setattr__(self, "repeats", _check_int("repeats", self.repeats, low=1))
         object.__setattr__(self, "batch_size", _check_batch_size(self.batch_size))
+        shape = (
+            f"n_configs={self.n_configs}"
+            if self.space is None
+            else " × ".join(str(len(v)) for _, v in self.space) + " values"
+        )
+        _check_jobs(f"a grid of {shape} × repeats={self.repeats}", self.n_points * self.repeats)
 
     @property
     def n_points(self) -> int:

@@ -8,7 +8,14 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from tunecost.strategies._base import TrialPlan, _check_int, _check_n_reps, _Config
+from tunecost.strategies._base import (
+    TrialPlan,
+    _check_int,
+    _check_jobs,
+    _check_n_reps,
+    _Config,
+    _fail,
+)
 from tunecost.strategies.successive_halving import (
     _check_fidelities,
     _halving_jobs,
@@ -72,6 +79,14 @@ class Hyperband:
         )
         object.__setattr__(self, "resume", bool(self.resume))
         object.__setattr__(self, "sync", bool(self.sync))
+        if self.s_max > 60:  # eta**s_max trials in the first bracket: beyond any count below
+            raise _fail("max_fidelity / min_fidelity < eta**61", min_fidelity=lo,
+                        max_fidelity=hi, eta=self.eta)
+        per_iteration = sum(sum(counts) for counts, _ in self.brackets())
+        _check_jobs(
+            f"hyperband (min_fidelity={lo:g}, eta={self.eta}, n_iterations={self.n_iterations})",
+            per_iteration * self.n_iterations,
+        )
 
     @property
     def s_max(self) -> int:

@@ -12,6 +12,7 @@ from pydantic import Field
 from tunecost.strategies._base import (
     TrialPlan,
     _check_batch_size,
+    _check_count,
     _check_float,
     _check_int,
     _check_n_reps,
@@ -65,7 +66,7 @@ class MedianPruning:
     batch_size: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_trials", _check_int("n_trials", self.n_trials, low=1))
+        object.__setattr__(self, "n_trials", _check_count("n_trials", self.n_trials))
         object.__setattr__(
             self, "n_evaluations", _check_int("n_evaluations", self.n_evaluations, low=1)
         )

@@ -10,8 +10,8 @@ from pydantic import Field
 
 from tunecost.strategies._base import (
     TrialPlan,
+    _check_count,
     _check_float,
-    _check_int,
     _check_n_reps,
     _Config,
     _per_rep,
@@ -71,7 +71,7 @@ class NeuralArchitectureSearch:
     final_cost_factor: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_children", _check_int("n_children", self.n_children, low=1))
+        object.__setattr__(self, "n_children", _check_count("n_children", self.n_children))
         object.__setattr__(
             self,
             "child_fidelity",

@@ -41,7 +41,7 @@ _NEEDS = {"CmaEsSampler": ("cmaes", "cmaes"), "GPSampler": ("torch", "gp")}
 class SamplerSpec(BaseModel):
     """``{"name": "TPESampler", "kwargs": {...}}``; ``seed`` comes from the replicate."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: Literal[SAMPLERS]  # type: ignore[valid-type]
     kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -63,7 +63,7 @@ class PrunerSpec(BaseModel):
     """``{"name": "MedianPruner", "kwargs": {...}}``; PatientPruner's ``kwargs.wrapped_pruner``
     is itself a ``{"name", "kwargs"}`` mapping (or null)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: Literal[PRUNERS]  # type: ignore[valid-type]
     kwargs: dict[str, Any] = Field(default_factory=dict)

@@ -11,7 +11,7 @@ from pydantic import Field
 from tunecost.strategies._base import (
     TrialPlan,
     _check_batch_size,
-    _check_int,
+    _check_count,
     _check_n_reps,
     _Config,
 )
@@ -43,7 +43,7 @@ class RandomSearch:
     batch_size: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_trials", _check_int("n_trials", self.n_trials, low=1))
+        object.__setattr__(self, "n_trials", _check_count("n_trials", self.n_trials))
         object.__setattr__(self, "batch_size", _check_batch_size(self.batch_size))
 
     def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:

@@ -37,7 +37,7 @@ __all__ = [
 
 
 class _Sched(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ASHASchedulerConfig(_Sched):
@@ -52,10 +52,10 @@ class ASHASchedulerConfig(_Sched):
     """
 
     name: Literal["asha"] = "asha"
-    grace_period: Annotated[int, Field(ge=1)] = 1
-    max_t: Annotated[int, Field(ge=1)] | None = None
+    grace_period: Annotated[int, Field(ge=1, le=10**9)] = 1
+    max_t: Annotated[int, Field(ge=1, le=10**9)] | None = None
     reduction_factor: Annotated[float, Field(gt=1)] = 4.0
-    brackets: Annotated[int, Field(ge=1)] = 1
+    brackets: Annotated[int, Field(ge=1, le=10**9)] = 1
 
 
 class HyperBandSchedulerConfig(_Sched):
@@ -68,7 +68,7 @@ class HyperBandSchedulerConfig(_Sched):
     """
 
     name: Literal["hyperband"] = "hyperband"
-    max_t: Annotated[int, Field(ge=1)] | None = None
+    max_t: Annotated[int, Field(ge=1, le=10**9)] | None = None
     reduction_factor: Annotated[float, Field(gt=1)] = 3.0
 
 
@@ -83,8 +83,8 @@ class MedianStoppingConfig(_Sched):
     """
 
     name: Literal["median_stopping"] = "median_stopping"
-    grace_period: Annotated[int, Field(ge=1)] = 1
-    min_samples_required: Annotated[int, Field(ge=1)] = 3
+    grace_period: Annotated[int, Field(ge=1, le=10**9)] = 1
+    min_samples_required: Annotated[int, Field(ge=1, le=10**9)] = 3
 
 
 class PBTConfig(_Sched):
@@ -100,7 +100,7 @@ class PBTConfig(_Sched):
     """
 
     name: Literal["pbt"] = "pbt"
-    perturbation_interval: Annotated[int, Field(ge=1)] = 2
+    perturbation_interval: Annotated[int, Field(ge=1, le=10**9)] = 2
     quantile_fraction: Annotated[float, Field(gt=0, le=0.5)] = 0.25
     resample_probability: Annotated[float, Field(ge=0, le=1)] = 0.25
 

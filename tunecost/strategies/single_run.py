@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from tunecost.strategies._base import TrialPlan, _check_int, _check_n_reps, _Config
+from tunecost.strategies._base import TrialPlan, _check_count, _check_n_reps, _Config
 
 __all__ = ["SingleRun", "SingleRunConfig"]
 
@@ -34,7 +34,7 @@ class SingleRun:
     n_runs: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_runs", _check_int("n_runs", self.n_runs, low=1))
+        object.__setattr__(self, "n_runs", _check_count("n_runs", self.n_runs))
 
     def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
         """One job per run, all in stage 0; ``rng`` is accepted and not used."""

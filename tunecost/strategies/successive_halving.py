@@ -17,6 +17,7 @@ from pydantic import Field
 
 from tunecost.strategies._base import (
     TrialPlan,
+    _check_count,
     _check_float,
     _check_int,
     _check_n_reps,
@@ -172,7 +173,7 @@ class _Halving:
     _sync: ClassVar[bool]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_trials", _check_int("n_trials", self.n_trials, low=1))
+        object.__setattr__(self, "n_trials", _check_count("n_trials", self.n_trials))
         object.__setattr__(self, "eta", _check_int("eta", self.eta, low=2))
         lo, hi = _check_fidelities(self.min_fidelity, self.max_fidelity)
         object.__setattr__(self, "min_fidelity", lo)
