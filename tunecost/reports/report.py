@@ -112,7 +112,10 @@ class ReportFiles:
 
 
 def _campaign_from_calibration(cal: Calibration, path: Path, n_trials: int) -> CampaignConfig:
-    if cal.accelerator is None:
+    accelerator = cal.accelerator
+    if accelerator is None and cal.energy is not None and cal.energy_scope == "host":
+        accelerator = "none"  # a CPU-only study: its host energy is all the energy
+    if accelerator is None:
         raise ConfigError(
             f"{path}: the calibration names no accelerator, so no campaign can be built from "
             "it alone; pass a campaign CONFIG (or calibrate with --accelerator)"
@@ -120,7 +123,7 @@ def _campaign_from_calibration(cal: Calibration, path: Path, n_trials: int) -> C
     return CampaignConfig.model_validate({
         "name": f"{cal.study}",
         "description": f"{n_trials} random-search trials of {cal.study!r} on one "
-                       f"{cal.accelerator}, costs from {path.name}",
+                       f"{accelerator}, costs from {path.name}",
         "workers": 1,
         **DEFAULT_CAMPAIGN,
         "replicates": 2000,
@@ -128,7 +131,7 @@ def _campaign_from_calibration(cal: Calibration, path: Path, n_trials: int) -> C
         "studies": [{
             "name": cal.study,
             "strategy": {"kind": "random", "n_trials": n_trials},
-            "hardware": {"accelerator": cal.accelerator},
+            "hardware": {"accelerator": accelerator},
             "calibration": {"path": str(path)},
         }],
     })
@@ -522,30 +525,31 @@ def _build(
     if cal is None and recs and config is None:
         cal = fit_calibration(recs, accelerator=accelerator,
                               direction=direction)  # type: ignore[arg-type]
-        if cal.energy is not None:
-            cal_path = out / "calibration.json"
-            cal.save(cal_path)
-            source.append(f"calibration fitted on the trials: `{cal_path.name}`")
-        else:
-            notes.append("the trials have no measured energy, so no campaign is simulated")
+        cal_path = out / "calibration.json"
+        cal.save(cal_path)
+        source.append(f"calibration fitted on the trials: `{cal_path.name}`")
+        if cal.energy is None:
+            notes.append("the trials have no measured energy: the campaign's energy is "
+                         "ESTIMATED from the accelerator's catalog power")
     maximize = direction == "maximize"
 
     campaign_cfg: CampaignConfig | None = None
     assumed = False
     if config is not None:
-        loaded = load_config(config) if not isinstance(config, CampaignConfig) else config
+        loaded = (load_config(config, calibration=cal_path)
+                  if not isinstance(config, CampaignConfig) else config)
         if isinstance(loaded, ScenarioSet):
             names = ", ".join(c.name for c in loaded.scenarios)
             raise ConfigError(
                 f"{config}: a report covers one campaign, this file has scenarios ({names}); "
                 "write the one to report on to its own file"
             )
-        if cal_path is not None:
+        if cal_path is not None and isinstance(config, CampaignConfig):
             loaded = with_calibration(loaded, cal_path)
         campaign_cfg = loaded
         source.insert(0, f"campaign: `{config}`" if not isinstance(config, CampaignConfig)
                       else f"campaign: {loaded.name!r}")
-    elif cal is not None and cal_path is not None and cal.energy is not None:
+    elif cal is not None and cal_path is not None:
         n = sum(r.state == "COMPLETE" for r in recs) or cal.n_records
         campaign_cfg = _campaign_from_calibration(cal, cal_path, n)
         assumed = True

@@ -320,7 +320,8 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
     ref_h = mean_h if config.reference_run.duration_h is None else config.reference_run.duration_h
     ref_kwh = ref_h * power_kw * pue
     how = (
-        f"one full-fidelity trial of {ref_name!r}: {ref_h:,.2f} h × "
+        f"one full-fidelity trial of {ref_name!r}: "
+        f"{f'{ref_h:,.2f}' if ref_h >= 1 else f'{ref_h:.3g}'} h × "
         f"{power_kw * W_PER_KW:,.1f} W × PUE {pue:g}"
     )
     if not ref_kwh > 0:
