@@ -60,7 +60,9 @@ class Cli:
     def __call__(self, step: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
         proc = self.run(*args)
         cmd = "tunecost " + " ".join(map(str, args))
-        tail = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or [""])
+        # the last line that says something (typer frames its usage errors in a box)
+        said = [ln.strip(" │╭╮╰╯─") for ln in (proc.stderr or proc.stdout).splitlines()]
+        tail = [ln for ln in said if any(c.isalnum() for c in ln)] or [""]
         assert proc.returncode == 0, (
             f"step {step!r} exited {proc.returncode}: {cmd}\n  last line: {tail[-1]}\n"
             f"--- stderr ---\n{proc.stderr[-3000:]}\n--- stdout ---\n{proc.stdout[-1500:]}"
