@@ -22,6 +22,7 @@ from tunecost.calibrate import Calibration
 from .conftest import (
     Cli,
     assert_in_band,
+    check_calibration_schema,
     check_interfaces,
     check_report,
     check_totals,
@@ -133,3 +134,4 @@ def test_codecarbon_tracked_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     table_row(header, rows, "energy")  # kWh is in the headline table
     rep = data["campaign"]
     assert rep["metrics"]["energy_kwh"] == s["metrics"]["energy_kwh"]
+    check_calibration_schema(calib)

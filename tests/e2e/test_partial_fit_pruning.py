@@ -10,7 +10,6 @@ bigger one reported.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from tunecost.calibrate import Calibration
 from .conftest import (
     Cli,
     assert_in_band,
+    check_calibration_schema,
     check_interfaces,
     check_report,
     check_totals,
@@ -88,8 +88,6 @@ def test_pruned_partial_fit_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
         f"the calibration used {cal.n_records} trials; the study has {n_complete} complete "
         f"and {n_pruned} pruned ones, whose cost is real")
     assert cal.report_schedule is not None  # the epochs the objective reports at
-    raw = json.loads(calib.read_text(encoding="utf-8"))
-    assert raw.get("schema_version") == 1, "calib.json has no schema_version 1"
 
     # -- simulate: the same search re-run (TPE + MedianPruner, 40 trials) -------------------
     rerun = write_yaml(tmp_path / "rerun.yaml", _campaign("rerun", N_TRIALS, 20, calib))
@@ -121,3 +119,4 @@ def test_pruned_partial_fit_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     check_totals(rep, "report", n_trials=N_BIG)
     # its headline numbers are the simulation's (same config, seed and replicates)
     assert rep["metrics"]["gpu_hours"] == s_big["metrics"]["gpu_hours"]
+    check_calibration_schema(calib)

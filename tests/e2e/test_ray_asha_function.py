@@ -21,6 +21,7 @@ from tunecost.calibrate import Calibration
 from .conftest import (
     Cli,
     assert_in_band,
+    check_calibration_schema,
     check_interfaces,
     check_report,
     check_totals,
@@ -150,3 +151,4 @@ def test_ray_asha_function_trainable_end_to_end(ray_session: None, tmp_path: Pat
     assert_in_band(measured_s, trial_seconds(rep), "report: total trial time (s)", tol=0.20)
     # the experiment's trials were read (the report lists its inputs)
     assert any(EXPERIMENT in line for line in data["inputs"]), data["inputs"]
+    check_calibration_schema(calib)

@@ -19,6 +19,7 @@ from tunecost.calibrate import Calibration
 from .conftest import (
     Cli,
     assert_in_band,
+    check_calibration_schema,
     check_interfaces,
     check_report,
     check_totals,
@@ -77,7 +78,6 @@ def test_conditional_sklearn_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     cal = Calibration.load(calib)
     assert cal.n_records == N_TRIALS
     raw = json.loads(calib.read_text(encoding="utf-8"))
-    assert raw.get("schema_version") == 1, "calib.json has no schema_version 1"
     space = raw["space"]
     assert set(space) >= {"classifier", "svc_c", "rf_max_depth"}, sorted(space)
     assert space["classifier"]["type"] == "categorical"
@@ -140,3 +140,4 @@ def test_conditional_sklearn_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     assert number(table_row(header2, rows2, "trials")["P50"]) == N_TRIALS
     assert_in_band(measured_s, trial_seconds(data2["campaign"]),
                    "report (calibration alone): total trial time (s)", tol=0.10)
+    check_calibration_schema(calib)
