@@ -16,7 +16,7 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -241,13 +241,24 @@ def _strings(obj: Any) -> list[str]:
     return []
 
 
-def optuna_trial_seconds(study: Any, states: Callable[[Any], bool] | None = None) -> float:
-    """Total of Optuna's own trial spans (``datetime_complete - datetime_start``), s."""
-    total = 0.0
-    for t in study.trials:
-        if t.datetime_start is None or t.datetime_complete is None:
-            continue
-        if states is not None and not states(t):
-            continue
-        total += (t.datetime_complete - t.datetime_start).total_seconds()
-    return total
+def optuna_measured(storage: str, study_name: str) -> dict[str, float]:
+    """What an Optuna study measured: ``trial_s``, the trials' own time (each trial's
+    ``duration_s`` as the ``measured`` wrapper stored it, read back by the importer), and
+    ``wall_s``, Optuna's first trial start to its last trial end (storage and sampler time
+    included)."""
+    import optuna
+
+    from tunecost.calibrate import from_optuna
+
+    records = from_optuna(storage, study_name)
+    trials = optuna.load_study(study_name=study_name, storage=storage).trials
+    starts = [t.datetime_start.timestamp() for t in trials if t.datetime_start is not None]
+    ends = [t.datetime_complete.timestamp() for t in trials if t.datetime_complete is not None]
+    return {"trial_s": float(sum(r.duration_s for r in records)),
+            "wall_s": max(ends) - min(starts), "n": float(len(records))}
+
+
+def wall_seconds(summary: Mapping[str, Any]) -> tuple[float, float, float]:
+    """Predicted wall clock, s: (P5, P50, P95)."""
+    w = summary["metrics"]["wall_clock_h"]
+    return w["p5"] * 3600.0, w["p50"] * 3600.0, w["p95"] * 3600.0
