@@ -140,8 +140,13 @@ def test_conditional_sklearn_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     assert data["expected_best"]["maximize"] is True, data["expected_best"]
 
     # -- report from the calibration alone: the measured study re-run ----------------------
+    # A campaign built from a calibration alone needs the trials' hardware: calibrate again
+    # naming it (the CPU), as the error message for a calibration without one says.
+    calib_cpu = tmp_path / "calib_cpu.json"
+    cli("calibrate --accelerator cpu", "calibrate", "--optuna-storage", db, "--study", STUDY,
+        "--accelerator", "cpu", "--out", calib_cpu)
     out2 = tmp_path / "report_alone"
-    cli("report (calibration alone)", "report", "--calibration", calib, "--out", out2,
+    cli("report (calibration alone)", "report", "--calibration", calib_cpu, "--out", out2,
         "--sobol-n", "64")
     data2, header2, rows2 = check_report(out2, "report (calibration alone)")
     assert number(table_row(header2, rows2, "trials")["P50"]) == N_TRIALS
