@@ -145,13 +145,18 @@ def trial_kwh(summary: Mapping[str, Any]) -> tuple[float, float, float]:
 
 
 def assert_in_band(measured: float, band: Sequence[float], what: str, *,
-                   tol: float = 0.0) -> None:
-    """``measured`` lies in [P5, P95], each end widened by ``tol`` (a fraction).
+                   tol: float = 0.0, max_ratio: float = 10.0) -> None:
+    """``measured`` lies in [P5, P95], each end widened by ``tol`` (a fraction), and the band
+    is narrow enough to say something: P95 / P5 <= ``max_ratio`` (a total of 10-40 trials
+    whose per-trial spread was measured; a band of many decades contains anything).
 
     ``tol`` is stated per test: where the band comes from few replicates or the machine's
     load moves trial times between the study and its calibration's own spread.
     """
     p5, p50, p95 = band
+    assert p5 > 0 and p95 / p5 <= max_ratio, (
+        f"{what}: the predicted P5-P95 [{p5:.4g}, {p95:.4g}] (P50 {p50:.4g}) spans more than "
+        f"x{max_ratio:g}; measured {measured:.4g}")
     lo, hi = p5 * (1 - tol), p95 * (1 + tol)
     assert lo <= measured <= hi, (
         f"{what}: measured {measured:.4g} is outside the predicted P5-P95 "
