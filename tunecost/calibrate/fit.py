@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -1082,7 +1082,10 @@ class TargetModel(BaseModel):
         params: its fitted parameters (``form.to_dict()``), refitted on all trials.
         cv_mdape_pct: cross-validated median absolute % error of every candidate form.
         cv_mape_pct: cross-validated mean absolute % error of every candidate form.
-        sigma_log: std of the chosen form's out-of-fold log residuals (noise to draw).
+        sigma_log: std of the chosen form's out-of-fold log residuals.
+        residuals_log: those residuals, ``log(measured / predicted)``, one per fitted trial:
+            sampled costs draw them (a residual bootstrap), so a few slow outliers raise the
+            mean by what they measured, not by a lognormal's ``exp(sigma^2 / 2)``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -1094,6 +1097,18 @@ class TargetModel(BaseModel):
     # A log-residual spread above 10 (x22,000 at one sigma) is no model; a file that says so
     # was edited, and would give inf totals.
     sigma_log: float = Field(ge=0, le=10, allow_inf_nan=False)
+    residuals_log: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=list)
+
+    def log_noise(self, index: np.ndarray | None, z: np.ndarray) -> np.ndarray:
+        """Per-trial log noise: the measured out-of-fold residual ``index`` picks (scaled to
+        :attr:`sigma_log`, which a sensitivity sweep may change), or ``sigma_log * z``
+        without stored residuals (files written before they were stored)."""
+        if index is None or not self.residuals_log:
+            return self.sigma_log * z
+        r = np.asarray(self.residuals_log, dtype=float)
+        sd = float(r.std(ddof=1)) if r.size > 1 else 0.0
+        return r[index] * (self.sigma_log / sd if sd > 0 else 0.0)
 
     @model_validator(mode="after")
     def _usable(self) -> TargetModel:
@@ -1117,7 +1132,8 @@ class Calibration(BaseModel):
 
     Build one with :func:`fit_calibration`. Parameter arrays passed to the methods may have
     any common shape ``S`` (``(n,)``, ``(n_reps, n_trials)``); outputs have shape ``S``.
-    Predictions are medians: sampled costs multiply them by ``exp(N(0, sigma_log))``.
+    Predictions are medians: sampled costs multiply them by a measured trial's out-of-fold
+    residual factor (``exp(N(0, sigma_log))`` in files without residuals).
 
     Attributes:
         schema_version: version of this file's layout (files without it are version 1).
@@ -1249,27 +1265,38 @@ class Calibration(BaseModel):
         """
         gen = as_generator(rng)
         X = self.design(params)
-        z = gen.standard_normal((2, *X.shape[:-1]))
-        duration_s = self.duration.model().predict(X) * np.exp(self.duration.sigma_log * z[0])
+        shape = X.shape[:-1]
+        idx = (gen.integers(len(self.duration.residuals_log), size=shape)
+               if self.duration.residuals_log else None)
+        z = gen.standard_normal((2, *shape))
+        duration_s = (self.duration.model().predict(X)
+                      * np.exp(self.duration.log_noise(idx, z[0])))
         if self.energy is None:
             return duration_s, None
-        rho = self.log_residual_corr or 0.0
-        ze = rho * z[0] + math.sqrt(max(1.0 - rho * rho, 0.0)) * z[1]
-        return duration_s, self._energy_model().predict(X) * np.exp(self.energy.sigma_log * ze)
+        if idx is not None and len(self.energy.residuals_log) == len(self.duration.residuals_log):
+            # The same measured trial's pair of residuals: their correlation is kept as is.
+            ze = self.energy.log_noise(idx, z[1])
+        else:
+            rho = self.log_residual_corr or 0.0
+            ze = self.energy.log_noise(
+                None, rho * z[0] + math.sqrt(max(1.0 - rho * rho, 0.0)) * z[1])
+        return duration_s, self._energy_model().predict(X) * np.exp(ze)
 
     def sample_duration_s(self, params: Mapping[str, Any], *, rng: RngLike = None) -> np.ndarray:
         """Trial wall times with per-trial noise, s, shape ``S``."""
-        gen = as_generator(rng)
-        mu = self.predict_duration_s(params)
-        return mu * np.exp(self.duration.sigma_log * gen.standard_normal(mu.shape))
+        return self._sample(self.duration, self.predict_duration_s(params), as_generator(rng))
 
     def sample_energy_j(self, params: Mapping[str, Any], *, rng: RngLike = None) -> np.ndarray:
         """Trial energies with per-trial noise, J, shape ``S`` (independent of durations;
         use :meth:`sample_costs` for both, correlated)."""
-        gen = as_generator(rng)
-        mu = self.predict_energy_j(params)
         assert self.energy is not None
-        return mu * np.exp(self.energy.sigma_log * gen.standard_normal(mu.shape))
+        return self._sample(self.energy, self.predict_energy_j(params), as_generator(rng))
+
+    @staticmethod
+    def _sample(target: TargetModel, mu: np.ndarray, gen: np.random.Generator) -> np.ndarray:
+        idx = (gen.integers(len(target.residuals_log), size=mu.shape)
+               if target.residuals_log else None)
+        return mu * np.exp(target.log_noise(idx, gen.standard_normal(mu.shape)))
 
     def sample_params(self, n_shape: int | tuple[int, ...], *, rng: RngLike = None
                       ) -> dict[str, np.ndarray]:
@@ -1400,7 +1427,8 @@ def _select(
     resid = np.log(oof[best] / y)
     model = fitted[best]
     target = TargetModel(form=best, params=model.to_dict(), cv_mdape_pct=mdape, cv_mape_pct=mape,
-                         sigma_log=float(resid.std(ddof=1)) if len(y) > 1 else 0.0)
+                         sigma_log=float(resid.std(ddof=1)) if len(y) > 1 else 0.0,
+                         residuals_log=(-resid).tolist() if len(y) > 1 else [])
     return target, resid
 
 
