@@ -1414,20 +1414,25 @@ def _select(
             f"trials (or fewer folds) are needed, but got {len(y)} trials in {len(folds)} "
             "folds")
     fitted = {name: FORMS[name].fit(X, y, ctx=ctx) for name in oof}
-    sane = [name for name in oof if _extrapolates_sanely(fitted[name], X, y)]
+    # Held out or over the space, a form more than _EXTRAPOLATION_FACTOR off what was
+    # measured is extrapolating: a median error can hide one wild fold.
+    worst = {name: float(np.max(np.abs(np.log(oof[name] / y)))) for name in oof}
+    sane = [name for name in oof if worst[name] <= math.log(_EXTRAPOLATION_FACTOR)
+            and _extrapolates_sanely(fitted[name], X, y)]
     if sane:
         oof = {name: oof[name] for name in sane}
     else:
-        notes.append(f"every cost-model form of {list(oof)} extrapolates over the search "
-                     f"space beyond {_EXTRAPOLATION_FACTOR:g}x the measured range; kept the "
-                     "simplest")
-        oof = {min(oof, key=forms.index): oof[min(oof, key=forms.index)]}
+        keep = min(oof, key=lambda k: (worst[k], forms.index(k)))
+        notes.append(f"every cost-model form of {list(oof)} extrapolates beyond "
+                     f"{_EXTRAPOLATION_FACTOR:g}x the measured range (held out or over the "
+                     f"search space); kept {keep}, the least far off: more trials are needed")
+        oof = {keep: oof[keep]}
     # Ties go to the earlier (simpler) form in the candidate order.
     best = min(oof, key=lambda k: (round(mdape[k], 9), forms.index(k)))
     resid = np.log(oof[best] / y)
     model = fitted[best]
     target = TargetModel(form=best, params=model.to_dict(), cv_mdape_pct=mdape, cv_mape_pct=mape,
-                         sigma_log=float(resid.std(ddof=1)) if len(y) > 1 else 0.0,
+                         sigma_log=min(float(resid.std(ddof=1)), 10.0) if len(y) > 1 else 0.0,
                          residuals_log=(-resid).tolist() if len(y) > 1 else [])
     return target, resid
 
@@ -1540,6 +1545,16 @@ def _trial_energy_j(record: TrialRecord, scope: str | None) -> float | None:
     if scope == "host":
         return record.host_energy_j
     return None
+
+
+def _energy_source_label(record: TrialRecord, scope: str | None) -> str:
+    """Where a record's fitted energy came from: its source, and CodeCarbon where a CodeCarbon
+    row gave it (whose CPU and RAM figures are CodeCarbon's models: ``codecarbon
+    (estimated)``)."""
+    source = str(record.energy_source if scope != "host" else record.cpu_energy_source)
+    if "codecarbon_line" in record.attrs and source != "codecarbon":
+        return f"codecarbon ({source})"
+    return source
 
 
 def _energy_estimated(record: TrialRecord, scope: str | None) -> bool:
@@ -1711,7 +1726,7 @@ def fit_calibration(
         energy_scope=scope or "accelerator",
         energy_estimated=energy is not None and any(_energy_estimated(r, scope) for r in used),
         energy_sources=[] if energy is None else sorted(
-            {str(r.energy_source if scope != "host" else r.cpu_energy_source) for r in used}),
+            {_energy_source_label(r, scope) for r in used}),
         log_residual_corr=corr,
         learning_curve=_fit_learning_curve(used, direction),
         curve_model=fit_curve_model(used, features, resource, direction),
