@@ -3,7 +3,8 @@
     python studies/optuna_mlp_digits/run.py
 
 runs 20 trials (TPE, median pruning) into ``study.db`` beside this file, prints a line per
-trial, and writes every measured trial to ``results.jsonl`` as tunecost TrialRecords. Run it
+trial, and writes every measured trial to ``results.local.jsonl`` as tunecost TrialRecords (the
+committed ``results.jsonl`` is the recorded run; pass ``--results`` to replace it). Run it
 again and it resumes: a trial left RUNNING by a killed run is marked FAIL (heartbeat), and only
 COMPLETE and PRUNED trials count toward ``--n-trials``.
 """
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study-name", default="optuna_mlp_digits")
     parser.add_argument("--storage", default=f"sqlite:///{HERE / 'study.db'}",
                         help="SQLAlchemy URL of the study's storage")
-    parser.add_argument("--results", type=Path, default=HERE / "results.jsonl",
+    parser.add_argument("--results", type=Path, default=HERE / "results.local.jsonl",
                         help="JSON Lines file the TrialRecords are written to")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-epochs", type=int, default=30)

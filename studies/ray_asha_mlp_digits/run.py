@@ -5,7 +5,8 @@
 starts a local 2-CPU Ray cluster, runs 8 trials (each one epoch per ``training_iteration``, up
 to 30; ASHA stops the weak ones early) into ``ray_results/`` beside this file, every result
 carrying tunecost's cumulative ``tunecost/*`` measurement keys, prints a line per trial, writes
-the trials to ``results.jsonl`` as tunecost TrialRecords, and shuts Ray down.
+the trials to ``results.local.jsonl`` as tunecost TrialRecords (the committed ``results.jsonl``
+is the recorded run; ``--results`` replaces it), and shuts Ray down.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage-path", type=Path, default=HERE / "ray_results",
                         help="folder Tune writes the experiment to (as <storage-path>/" + NAME
                         + ")")
-    parser.add_argument("--results", type=Path, default=HERE / "results.jsonl",
+    parser.add_argument("--results", type=Path, default=HERE / "results.local.jsonl",
                         help="JSON Lines file the TrialRecords are written to")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--address", default=None,
