@@ -70,7 +70,8 @@ class GridSearch:
         if self.space is not None:
             object.__setattr__(self, "space", _normalise_space(self.space))
         else:
-            object.__setattr__(self, "n_configs", _check_int("n_configs", self.n_configs, low=1))
+            n = _check_int("n_configs", self.n_configs, low=1, high=math.inf)  # counted below
+            object.__setattr__(self, "n_configs", n)
         object.__setattr__(self, "repeats", _check_int("repeats", self.repeats, low=1))
         object.__setattr__(self, "batch_size", _check_batch_size(self.batch_size))
         shape = (
