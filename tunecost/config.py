@@ -109,13 +109,19 @@ class HardwareConfig(_Model):
 
 
 class PricingConfig(_Model):
-    """Rental price: a catalog instance under a pricing model, or a rate given directly."""
+    """Rental price: a catalog instance under a pricing model, or a rate given directly.
+
+    An instance of another accelerator than the study's is priced per accelerator all the
+    same, with a warning; ``proxy: true`` says it is meant (Strubell et al. price Titan X
+    and M40 hours at P100 rates) and turns the warning into a line of the sources.
+    """
 
     instance: str | None = None
     pricing: Literal["on_demand", "spot", "preemptible"] = "on_demand"
     provider: str | None = None
     region: str | None = None
     usd_per_accelerator_hour: float | None = Field(default=None, gt=0, le=10_000)
+    proxy: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> PricingConfig:

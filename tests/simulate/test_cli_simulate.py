@@ -191,6 +191,14 @@ def test_pricing_an_instance_of_another_accelerator_warns(tmp_path: Path) -> Non
     same = _campaign_file(tmp_path, "q.yaml", study_hardware={"accelerator": "h100-sxm"},
                           pricing={"instance": "p5.48xlarge", "provider": "aws"})
     assert runner.invoke(app, ["simulate", str(same), "--json"]).stderr == ""
+    # Meant (the paper's P100 rates for other GPUs): no warning, and the sources say it.
+    meant = _campaign_file(tmp_path, "r.yaml", study_hardware={"accelerator": "t4"},
+                           pricing={"instance": "p5.48xlarge", "provider": "aws",
+                                    "proxy": True})
+    out = runner.invoke(app, ["simulate", str(meant), "--json"])
+    assert out.exit_code == 0 and out.stderr == ""
+    assert any("proxy for t4" in v for v in json.loads(out.stdout)["assumptions"]["sources"]
+               .values())
 
 
 def test_scenario_ledgers_are_files_named_after_each_scenario(tmp_path: Path) -> None:

@@ -115,12 +115,15 @@ def _rate(
     )
     instance_acc = catalog.accelerator(row.accelerator).name
     others = [a for a in accelerators if a != instance_acc]
-    if others:
+    if others and pricing.proxy:
+        sources[f"price ({study})"] += (f"; priced as a proxy for {', '.join(others)} "
+                                        "(pricing.proxy)")
+    elif others:
         warnings.append(
             f"study {study!r} runs on {', '.join(accelerators)} but is priced as "
             f"{row.instance} ({row.n_accelerators} × {instance_acc}) at ${per_accel:.4g} per "
             f"accelerator-hour, {gpus} per trial; give pricing.usd_per_accelerator_hour for "
-            "the hardware it runs on, or an instance of it"
+            "the hardware it runs on, an instance of it, or proxy: true if this is meant"
         )
     return per_accel
 
