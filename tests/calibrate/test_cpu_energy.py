@@ -106,3 +106,19 @@ def test_a_very_short_trial_still_reads_some_cpu_energy() -> None:
             spin(2_000)  # well under a millisecond
         readings.append(meter.result.cpu_energy_j)
     assert all(r is not None and 0 < r < 0.12 for r in readings), readings
+
+
+def test_a_thread_clock_read_ahead_of_the_process_clock_is_not_counted_twice() -> None:
+    """Scripted: trial a's thread clock is read after the process's and ran 0.4 s ahead of it
+    (another thread held the GIL in between); the totals still add up to the process's."""
+    clock = {"process": 0.0, "threads": {1: 0.0, 2: 0.0}}
+    ledger = _cpu.CpuLedger(process_s=lambda: clock["process"], children_s=lambda: 0.0,
+                            thread_s=lambda ident: clock["threads"].get(ident, 0.0))
+    a = ledger.start()
+    a.ident, a.own_s = 1, 0.0
+    clock["process"], clock["threads"][1] = 1.0, 1.4  # read skew: a's thread looks ahead
+    b = ledger.start()  # an event in between (b's own clock starts at 0)
+    b.ident, b.own_s = 2, 0.0
+    clock["process"], clock["threads"][1], clock["threads"][2] = 3.0, 2.0, 0.5
+    total = ledger.stop(a) + ledger.stop(b)
+    assert total == pytest.approx(3.0)  # clipping the -0.4 s would have given 3.4

@@ -117,6 +117,7 @@ class CpuLedger:
         self._active: list[CpuToken] = []
         self._last_process_s = 0.0
         self._last_children_s = 0.0
+        self._debt_s = 0.0
         self._pid = os.getpid()
 
     def _event(self) -> None:
@@ -124,7 +125,9 @@ class CpuLedger:
         if os.getpid() != self._pid:
             # A forked child inherits the parent's active trials, whose threads it lacks.
             self._active, self._pid = [], os.getpid()
-        process_s, children_s = self._process_s(), self._children_s()
+        # The slow psutil scan first: the process clock is then read just before the threads'.
+        children_s = self._children_s()
+        process_s = self._process_s()
         if self._active:
             own_sum_s = 0.0
             for token in self._active:
@@ -137,11 +140,13 @@ class CpuLedger:
                 token.own_s = now_s
                 token.own_total_s += delta_s
                 own_sum_s += delta_s
-            # Reads are not simultaneous: a few µs of skew must not make the shared part
-            # negative.
-            shared_s = max(0.0, process_s - self._last_process_s - own_sum_s) + max(
-                0.0, children_s - self._last_children_s
-            )
+            # Reads are not simultaneous: a thread's clock read after the process's can run
+            # ahead of it (by as long as another thread held the GIL in between). Clipping
+            # that to 0 would count it twice (again as the next interval's shared time), so
+            # the shortfall is carried into the next interval instead.
+            process_shared_s = process_s - self._last_process_s - own_sum_s - self._debt_s
+            self._debt_s = max(0.0, -process_shared_s)
+            shared_s = max(0.0, process_shared_s) + max(0.0, children_s - self._last_children_s)
             for token in self._active:
                 token.shared_s += shared_s / len(self._active)
         self._last_process_s, self._last_children_s = process_s, children_s
