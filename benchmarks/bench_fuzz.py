@@ -8,7 +8,9 @@ limit and a memory cap. Prints exactly one JSON line on stdout:
     {"inputs": n, "clean_errors": a, "successes": b, "tracebacks": c, "hangs": d,
      "non_finite_or_negative": e}
 
-and, for each distinct failure (exception type and where it was raised, or the non-finite
+Inputs whose table output loses a name as the user wrote it (exit 0; rich markup or emoji
+codes) are counted apart on stderr and listed with the failures; ``inputs`` leaves them out.
+For each distinct failure (exception type and where it was raised, or the non-finite
 metric, or a hang), the smallest input found (mutations dropped one at a time while the
 failure keeps its signature), as Markdown, to ``--failures FILE`` (default: stderr). A
 progress bar goes to stderr.
@@ -68,8 +70,14 @@ def main() -> None:
     args = ap.parse_args()
 
     fz.shutdown_env()
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     t0 = time.monotonic()
     cases = generate(args.n, args.seed)
     runner = fz.Runner(n_workers=args.workers, timeout_s=args.timeout, mem_gib=args.mem_gib)
@@ -77,10 +85,11 @@ def main() -> None:
     first: dict[tuple[str, str], tuple[fz.Case, fz.Outcome, int]] = {}
     by_area: collections.Counter = collections.Counter()
     generator_errors = 0
+    garbled = 0
     rejected_valid: dict[str, tuple[fz.Case, fz.Outcome]] = {}
     bar = Progress("fuzz", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), "{task.fields[bad]}", transient=False,
-                   console=__import__("rich.console").console.Console(stderr=True))
+                   console=Console(stderr=True))
     try:
         with bar:
             task = bar.add_task("fuzz", total=len(cases), bad="")
@@ -91,6 +100,8 @@ def main() -> None:
                     bar.update(task, advance=1)
                     continue
                 kind = out.kind
+                if kind == "garbled_output":  # exit 0, but a name printed wrong
+                    garbled += 1
                 counts[kind] += 1
                 by_area[(case.area, kind)] += 1
                 if kind in fz.BAD_OUTCOMES:
@@ -118,7 +129,10 @@ def main() -> None:
                             f"{fz.describe(case, out)}\n")
     finally:
         runner.close()
-    summary = {"inputs": len(cases) - generator_errors, **{KEYS[k]: counts[k] for k in KEYS}}
+    summary = {"inputs": len(cases) - generator_errors - garbled,
+               **{KEYS[k]: counts[k] for k in KEYS}}
+    print(f"garbled output (exit 0, a name printed wrong; not in the JSON line): {garbled}; "
+          f"generator errors (the fuzzer's, skipped): {generator_errors}", file=sys.stderr)
     text = (f"# bench_fuzz: {json.dumps(summary)}\n\nseed {args.seed}, "
             f"{time.monotonic() - t0:.0f} s, by area: "
             + ", ".join(f"{a}/{k}={v}" for (a, k), v in sorted(by_area.items())) + "\n\n"

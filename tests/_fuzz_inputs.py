@@ -15,7 +15,9 @@ and a wall-clock limit so a hang is counted, killed and the run goes on) and cla
   (after ``calibrate``, the written calibration also loads and simulates);
 - ``non_finite_or_negative``: exit 0 with a NaN, inf or negative number in the output;
 - ``traceback``: any other exception (or the worker died);
-- ``hang``: past the time limit.
+- ``hang``: past the time limit;
+- ``garbled_output``: exit 0, but the table does not show a campaign or study name as the user
+  wrote it (rich markup ``[/v2]`` eaten, ``:x:`` turned into an emoji).
 
 Mutations are dropped one at a time by :func:`minimise` while the failure keeps its
 signature, so a reported input is as small as this structure allows.
@@ -59,7 +61,7 @@ __all__ = [
     "render",
 ]
 
-BAD_OUTCOMES = ("traceback", "hang", "non_finite_or_negative")
+BAD_OUTCOMES = ("traceback", "hang", "non_finite_or_negative", "garbled_output")
 ROOT = Path(__file__).resolve().parents[1]
 CODECARBON_FIXTURE = ROOT / "tests" / "calibrate" / "fixtures" / "codecarbon_emissions.csv"
 
@@ -932,6 +934,23 @@ def _roundtrip(d: Path, argv: list[str]) -> tuple[str, str, str] | None:
     return None
 
 
+def _names_lost(case: Case, stdout: str) -> list[str]:
+    """The campaign and study names (short ones: the table may fold long ones) that the
+    table output does not show as the user wrote them (rich markup, emoji codes)."""
+    data, _ = apply_mutations(case.base, case.mutations)
+    campaigns = data.get("scenarios", [data]) if isinstance(data, dict) else []
+    names = []
+    for c in campaigns if isinstance(campaigns, list) else []:
+        if isinstance(c, dict):
+            names.append(c.get("name"))
+            studies = c.get("studies")
+            if isinstance(studies, list) and len(studies) > 1:  # per-study table
+                names += [s.get("name") for s in studies if isinstance(s, dict)]
+    flat = " ".join(stdout.split())
+    return [n for n in names if isinstance(n, str) and 0 < len(n) <= 30 and n.strip() == n
+            and " ".join(n.split()) not in flat]
+
+
 def run_case(case: Case, base_dir: Path | None = None) -> Outcome:
     """Run one case in this process (no time limit; :class:`Runner` adds one)."""
     d = Path(tempfile.mkdtemp(prefix="fz", dir=base_dir))
@@ -946,7 +965,17 @@ def run_case(case: Case, base_dir: Path | None = None) -> Outcome:
             rt = _roundtrip(d, argv)
             if rt is not None:
                 kind, detail, sig = rt
-        return Outcome(kind, detail, sig, shown, argv)
+        if kind == "success" and argv[0] == "simulate" and "--json" not in argv \
+                and case.area in ("config", "carbon"):
+            lost = _names_lost(case, res.stdout)
+            if lost:
+                kind, detail, sig = ("garbled_output",
+                                     f"names not printed verbatim: {lost}",
+                                     "garbled " + ("markup" if any("[" in n for n in lost)
+                                                   else "emoji" if any(":" in n for n in lost)
+                                                   else "name"))
+        return Outcome(kind, detail.replace(str(d), "DIR"), sig, shown,
+                       [a.replace(str(d), "DIR") for a in argv])
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -974,6 +1003,19 @@ def _worker(conn: Any, mem_bytes: int) -> None:
                      for k, v in out.shown.items() if v is not None}
         conn.send(out)
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _described(case: Case, out: Outcome) -> Outcome:
+    """Fill in the argv and the input of an outcome the worker could not report."""
+    d = Path(tempfile.mkdtemp(prefix="fzd"))
+    try:
+        argv, shown = render(case, d)
+        out.argv = [a.replace(str(d), "DIR") for a in argv]
+        out.shown = {k: (v if isinstance(v, str) else repr(v))[:4000]
+                     for k, v in shown.items() if v is not None}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return out
 
 
 class Runner:
@@ -1052,15 +1094,16 @@ class Runner:
                 except (EOFError, OSError):
                     code = self.workers[i][0].exitcode
                     self._replace(i)
-                    out = Outcome("traceback", f"worker died (exit code {code})",
-                                  f"worker died {code}")
+                    out = _described(case, Outcome(
+                        "traceback", f"worker died (exit code {code})", f"worker died {code}"))
                 yield case, out
             now = time.monotonic()
             for i, (case, t0) in list(busy.items()):
                 if now - t0 >= self.timeout_s:
                     busy.pop(i)
                     self._replace(i)
-                    yield case, Outcome("hang", f"no answer after {self.timeout_s:g} s", "hang")
+                    yield case, _described(case, Outcome(
+                        "hang", f"no answer after {self.timeout_s:g} s", "hang"))
 
     def close(self) -> None:
         for p, conn in self.workers:
@@ -1088,7 +1131,7 @@ MINIMAL_CONFIG: dict[str, Any] = {
 """The smallest campaign: what a failing config is tried on first when minimised."""
 
 
-def minimise(runner: Runner, case: Case, outcome: Outcome, *, max_runs: int = 40) -> tuple:
+def minimise(runner: Runner, case: Case, outcome: Outcome, *, max_runs: int = 120) -> tuple:
     """Drop mutations, the raw change, args and side-input mutations one at a time while the
     failure keeps its signature; return the smallest ``(case, outcome)`` found."""
     if outcome.kind == "hang":
@@ -1104,6 +1147,17 @@ def minimise(runner: Runner, case: Case, outcome: Outcome, *, max_runs: int = 40
             if c.args[i].startswith("--") and c.args[i] not in ("--json", "--out"):
                 keep = 1 if i + 1 >= len(c.args) or c.args[i + 1].startswith("--") else 2
                 yield replace(c, args=c.args[:i] + c.args[i + keep:])
+        if c.area in ("config", "carbon") and isinstance(c.base, dict):
+            # Drop a key of the valid base (a whole study's field, a campaign's field).
+            for path in _paths(c.base):
+                if len(path) > 4 or path in (("name",), ("studies",), ("carbon",)):
+                    continue
+                smaller = _copy(c.base)
+                parent = _get(smaller, path[:-1])
+                if isinstance(parent, list) and len(parent) < 2:
+                    continue
+                del parent[path[-1]]
+                yield replace(c, base=smaller)
         ex = dict(c.extra)
         for k in list(ex):
             if k.endswith("mutations") and ex[k]:

@@ -13,6 +13,7 @@ hypothesis draws. ``benchmarks/bench_fuzz.py`` runs the same generators >= 10,00
 
 from __future__ import annotations
 
+import csv
 import math
 import sys
 from pathlib import Path
@@ -34,9 +35,12 @@ def runner() -> Any:
     r.close()
 
 
-def _check(runner: fz.Runner, case: fz.Case) -> None:
+def _check(runner: fz.Runner, case: fz.Case, *, must_succeed: bool = False) -> None:
     out = runner.run(case)
     assert out.kind in ("clean_error", "success"), fz.describe(case, out)
+    # A valid base with nothing changed is a campaign or a calibration a user really has.
+    if must_succeed or (case.unmutated and case.area in ("config", "carbon", "calibration")):
+        assert out.kind == "success", "valid input rejected:\n" + fz.describe(case, out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,6 +128,19 @@ HAND_CASES: dict[str, fz.Case] = {
     "carbon inf": _cfg((("carbon", "g_co2e_per_kwh"), math.inf)),
     "electricity inf": _cfg((("electricity", "usd_per_kwh"), math.inf)),
     "campaign name with markup": _cfg((("name",), "lr sweep [/v2]")),
+    "campaign name with markup, table": _cfg((("name",), "lr sweep [/v2]"),
+                                             args=("--replicates", "20")),
+    "campaign name with emoji code and brackets, table": _cfg((("name",), "h100[sxm] :x:"),
+                                                           args=("--replicates", "20")),
+    "CPU-only study (accelerator none)": _cfg(((*S0, "hardware"), {"accelerator": "none"}),
+                                              ((*S0, "power"), {"kind": "tdp_fraction",
+                                                                "utilization": 0.8,
+                                                                "idle_w": 0})),
+    "sigma 8 with a long checkpoint interval": _cfg(
+        ((*S0, "duration"), {"dist": "lognormal", "median_h": 1.0, "sigma": 8}),
+        ((*S0, "preemption"), {"hazard_per_h": 1.0, "checkpoint_interval_h": 10.0})),
+    "restart overhead 1e308": _cfg(((*S0, "preemption"), {
+        "hazard_per_h": 0.05, "checkpoint_interval_h": 10.0, "restart_overhead_h": 1e308})),
     "config file name with markup": _cfg(((*S0, "strategy", "n_trials"), "x"),
                                          filename="run[/bold].yaml"),
     "carbon CSV short row": _series([["hour", "g_co2e_per_kwh"], [0, 300], [1], [2, 100]]),
@@ -142,9 +159,12 @@ HAND_CASES: dict[str, fz.Case] = {
     "records: NaN energy": _rec(_records(), ((2, "energy_j"), math.nan)),
     "records: conditional space": _rec(_conditional_records()),
     "records: no energy (duration-only calibration)": _rec(_records(energy=False)),
+    "records: accelerator none": _rec(_records(), args=("--json", "--accelerator", "none")),
+    "records: seed -1": _rec(_records(), args=("--json", "--seed", "-1")),
+    "records: a JSON scalar line": _rec(_records(), ((0,), 27190)),
     "records: invalid UTF-8": _rec(_records(), raw="invalid_utf8"),
     "records: is a directory": _rec(_records(), raw="directory"),
-    "codecarbon alone": fz.Case("codecarbon", [list(r) for r in __import__("csv").reader(
+    "codecarbon alone": fz.Case("codecarbon", [list(r) for r in csv.reader(
         fz.CODECARBON_FIXTURE.read_text().splitlines())], (), "yaml", None, ("--json",)),
     "calibration is a directory": fz.Case("calibration", 0, (), "yaml", "directory",
                                           ("--json", "--replicates", "5")),
@@ -153,9 +173,21 @@ HAND_CASES: dict[str, fz.Case] = {
 }
 
 
+# Inputs a user really has, which must not only fail cleanly but work (issue 11's Build 1-2).
+MUST_SUCCEED = {
+    "records: conditional space",
+    "records: no energy (duration-only calibration)",
+    "calibration without energy",
+    "campaign name with markup, table",
+    "campaign name with emoji code and brackets, table",
+    "CPU-only study (accelerator none)",
+    "records: accelerator none",
+}
+
+
 @pytest.mark.parametrize("name", list(HAND_CASES))
 def test_hand_case(runner: fz.Runner, name: str) -> None:
-    _check(runner, HAND_CASES[name])
+    _check(runner, HAND_CASES[name], must_succeed=name in MUST_SUCCEED)
 
 
 # --------------------------------------------------------------------------------------------
