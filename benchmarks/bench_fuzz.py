@@ -116,9 +116,13 @@ def main() -> None:
                         and case.area != "codecarbon":
                     rejected_valid.setdefault(out.detail.split(":")[0][:60] + out.detail[-60:],
                                               (case, out))
-                bar.update(task, advance=1,
-                           bad=f"tb {counts['traceback']} hang {counts['hang']} "
-                               f"nan {counts['non_finite_or_negative']}")
+                bad = (f"tb {counts['traceback']} hang {counts['hang']} "
+                       f"nan {counts['non_finite_or_negative']}")
+                bar.update(task, advance=1, bad=bad)
+                done = sum(counts.values())
+                if not sys.stderr.isatty() and done % 500 == 0:  # rich draws only on a tty
+                    print(f"fuzz {done}/{len(cases)} {time.monotonic() - t0:.0f} s {bad}",
+                          file=sys.stderr, flush=True)
         sections = []
         for (kind, sig), (case, out, n_seen) in sorted(first.items(), key=lambda x: -x[1][2]):
             if not args.no_minimise:

@@ -346,7 +346,7 @@ def render(case: Case, d: Path) -> tuple[list[str], dict[str, Any]]:
                 else to_yaml(data)).encode()
         path = _main_file(d / ex.get("filename", f"campaign.{case.fmt}"), text, case.raw)
         shown.update(config=text.decode("utf-8", "replace"), steps=steps, raw=case.raw)
-        return ["simulate", str(path), *args], shown
+        return [ex.get("command", "simulate"), str(path), *args], shown
     if case.area == "records":
         recs, steps = apply_mutations(case.base, case.mutations)
         text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in recs).encode()
