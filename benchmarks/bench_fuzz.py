@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import _fuzz_inputs as fz  # noqa: E402
 
+VAGUE = re.compile(r"\(?\d+ validation errors? for \w+\)?\s*$")
 KEYS = {"clean_error": "clean_errors", "success": "successes", "traceback": "tracebacks",
         "hang": "hangs", "non_finite_or_negative": "non_finite_or_negative"}
 
@@ -86,6 +88,7 @@ def main() -> None:
     by_area: collections.Counter = collections.Counter()
     generator_errors = 0
     garbled = 0
+    vague: dict[str, tuple[fz.Case, fz.Outcome]] = {}
     rejected_valid: dict[str, tuple[fz.Case, fz.Outcome]] = {}
     bar = Progress("fuzz", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), "{task.fields[bad]}", transient=False,
@@ -112,7 +115,10 @@ def main() -> None:
                         first[key] = (case, out, n_seen)
                     else:
                         first[key] = (best[0], best[1], n_seen)
-                elif kind == "clean_error" and case.unmutated and case.area != "records" \
+                elif kind == "clean_error" and VAGUE.search(out.detail):
+                    # One line, but it names no field, rule or value (house rule).
+                    vague[VAGUE.sub("", out.detail)[-60:]] = (case, out)
+                if kind == "clean_error" and case.unmutated and case.area != "records" \
                         and case.area != "codecarbon":
                     rejected_valid.setdefault(out.detail.split(":")[0][:60] + out.detail[-60:],
                                               (case, out))
@@ -128,6 +134,9 @@ def main() -> None:
             if not args.no_minimise:
                 case, out = fz.minimise(runner, case, out)
             sections.append(f"## {kind}: {sig} ({n_seen} inputs)\n\n{fz.describe(case, out)}\n")
+        for _, (case, out) in list(vague.items())[:10]:
+            sections.append(f"## clean error that names no field ({case.area})\n\n"
+                            f"{fz.describe(case, out)}\n")
         for _, (case, out) in rejected_valid.items():
             sections.append(f"## valid input rejected ({case.area})\n\n"
                             f"{fz.describe(case, out)}\n")
