@@ -950,7 +950,7 @@ def _names_lost(case: Case, stdout: str) -> list[str]:
                 names += [s.get("name") for s in studies if isinstance(s, dict)]
     flat = " ".join(stdout.split())
     return [n for n in names if isinstance(n, str) and 0 < len(n) <= 30 and n.strip() == n
-            and " ".join(n.split()) not in flat]
+            and n.isprintable() and " ".join(n.split()) not in flat]
 
 
 def run_case(case: Case, base_dir: Path | None = None) -> Outcome:
