@@ -9,7 +9,8 @@ limit and a memory cap. Prints exactly one JSON line on stdout:
      "non_finite_or_negative": e}
 
 Inputs whose table output loses a name as the user wrote it (exit 0; rich markup or emoji
-codes) are counted apart on stderr and listed with the failures; ``inputs`` leaves them out.
+codes) are counted apart on stderr and listed with the failures: the five counts then sum to
+``inputs`` less that number.
 For each distinct failure (exception type and where it was raised, or the non-finite
 metric, or a hang), the smallest input found (mutations dropped one at a time while the
 failure keeps its signature), as Markdown, to ``--failures FILE`` (default: stderr). A
@@ -142,7 +143,7 @@ def main() -> None:
                             f"{fz.describe(case, out)}\n")
     finally:
         runner.close()
-    summary = {"inputs": len(cases) - generator_errors - garbled,
+    summary = {"inputs": len(cases) - generator_errors,
                **{KEYS[k]: counts[k] for k in KEYS}}
     print(f"garbled output (exit 0, a name printed wrong; not in the JSON line): {garbled}; "
           f"generator errors (the fuzzer's, skipped): {generator_errors}", file=sys.stderr)
