@@ -104,6 +104,18 @@ def _rec(recs: list[dict[str, Any]], *sets: tuple[tuple, Any], raw: str | None =
     return fz.Case("records", recs, tuple(("at", 0, s) for s in sets), "yaml", raw, args)
 
 
+def _codecarbon_rows(n: int) -> list[list[Any]]:
+    """An emissions.csv of ``n`` CPU-only runs (no GPU tracked), as CodeCarbon writes it."""
+    rows: list[list[Any]] = [list(fz.CC_COLUMNS)]
+    for i in range(n):
+        dur = 60.0 + 10 * i
+        rows.append([f"2026-11-27T09:{10 + i:02d}:00", "lm_sweep", f"run-{i}", "exp", dur,
+                     1e-4 * (i + 1), 1e-6, 42.5, 0.0, 47.1, 42.5 * dur / 3.6e6, 0.0,
+                     47.1 * dur / 3.6e6, 90 * dur / 3.6e6, "France", "FRA", "machine", "", "",
+                     1.0])
+    return rows
+
+
 S0 = ("studies", 0)
 HAND_CASES: dict[str, fz.Case] = {
     "config is a directory": _cfg(raw="directory"),
@@ -170,6 +182,8 @@ HAND_CASES: dict[str, fz.Case] = {
     "records: is a directory": _rec(_records(), raw="directory"),
     "codecarbon alone": fz.Case("codecarbon", [list(r) for r in csv.reader(
         fz.CODECARBON_FIXTURE.read_text().splitlines())], (), "yaml", None, ("--json",)),
+    "codecarbon alone, 6 CPU-only rows": fz.Case("codecarbon", _codecarbon_rows(6), (), "yaml",
+                                                None, ("--json",)),
     "calibration is a directory": fz.Case("calibration", 0, (), "yaml", "directory",
                                           ("--json", "--replicates", "5")),
     "calibration without energy": fz.Case("calibration", 1, (), "yaml", None,
