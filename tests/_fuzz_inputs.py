@@ -982,11 +982,11 @@ def run_case(case: Case, base_dir: Path | None = None) -> Outcome:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _worker(conn: Any, mem_bytes: int) -> None:
+def _worker(conn: Any, mem_bytes: int, tmp: str) -> None:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    base = Path(tempfile.mkdtemp(prefix="fzw"))
+    base = Path(tempfile.mkdtemp(prefix="fzw", dir=tmp))
     while True:
         try:
             case = conn.recv()
@@ -1035,6 +1035,8 @@ class Runner:
         self.mem = int(mem_gib * 2**30)
         self.ctx = mp.get_context("fork")
         self.workers: list[Any] = []
+        # Workers write under here; a killed worker's files go when the runner closes.
+        self.tmp = tempfile.mkdtemp(prefix="tunecost-fuzz-")
         # Fit the base calibrations before forking, so every worker inherits them.
         for i in range(N_BASE_CALIBRATIONS):
             base_calibration(i)
@@ -1043,7 +1045,7 @@ class Runner:
 
     def _spawn(self) -> tuple[Any, Any]:
         parent, child = self.ctx.Pipe()
-        p = self.ctx.Process(target=_worker, args=(child, self.mem), daemon=True)
+        p = self.ctx.Process(target=_worker, args=(child, self.mem, self.tmp), daemon=True)
         p.start()
         child.close()
         return p, parent
@@ -1116,6 +1118,7 @@ class Runner:
             if p.is_alive():
                 p.kill()
         self.workers = []
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 MINIMAL_CONFIG: dict[str, Any] = {
