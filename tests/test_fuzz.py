@@ -199,7 +199,6 @@ MUST_SUCCEED = {
     "campaign name with markup, table",
     "campaign name with emoji code and brackets, table",
     "CPU-only study (accelerator none)",
-    "records: accelerator none",
 }
 
 
