@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tunecost._text import read_user_text
 from tunecost.exceptions import ConfigError
 
 __all__ = ["MAX_G_CO2E_PER_KWH", "MAX_SERIES_HOUR", "IntensitySeries", "load_intensity_series"]
@@ -135,17 +136,7 @@ def load_intensity_series(path: str | Path, *, step_h: float = 1.0) -> Intensity
             number, not finite, negative or out of order; the message gives the line.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: the carbon series must be a CSV file, but this is a directory")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raw = path.read_bytes()
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}, line {line}: a carbon series must be UTF-8 text, but byte {exc.start} is "
-            f"{raw[exc.start:exc.start + 1]!r}"
-        ) from None
+    text = read_user_text(path, what="a carbon series")
     reader = csv.DictReader(text.splitlines())
     columns = [c.strip() for c in reader.fieldnames or []]
     if "g_co2e_per_kwh" not in columns:

@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from tunecost._paths import ConfigPath
+from tunecost._text import read_user_text
 from tunecost.carbon import MAX_G_CO2E_PER_KWH
 from tunecost.durations import DurationConfig
 from tunecost.exceptions import ConfigError
@@ -345,18 +346,7 @@ def load_config(
         pydantic.ValidationError: a field breaks its rule (the path, the rule, the value).
     """
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: the config must be a file, but this is a directory")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}: config files must be UTF-8 text, but byte {exc.start} (line {line}) is "
-            f"{exc.object[exc.start:exc.start + 1]!r}"
-        ) from None
-    except PermissionError:
-        raise ConfigError(f"{path}: cannot read the config (permission denied)") from None
+    text = read_user_text(path, what="a config")
     if not text.strip():
         raise ConfigError(f"{path}: the config file is empty")
     try:

@@ -46,6 +46,7 @@ from tunecost._atomic import atomic_open
 from tunecost._direction import normalize_direction
 from tunecost._errors import one_line
 from tunecost._rng import RngLike, as_generator
+from tunecost._text import read_user_text
 from tunecost.calibrate.curves import CurveModel
 from tunecost.calibrate.records import TrialRecord
 from tunecost.calibrate.timing import SetupTime, TrialOverhead
@@ -448,7 +449,8 @@ class ParamSpace(BaseModel):
     low: float | None = None
     high: float | None = None
     log: bool = False
-    step: int | None = Field(default=None, ge=1)
+    # Integers sampled as int64 (and Optuna's suggest_int) need bounds well inside 2**63.
+    step: int | None = Field(default=None, ge=1, le=2**53)
     choices: list[Category] | None = None
     condition: ParamCondition | None = None
 
@@ -465,6 +467,9 @@ class ParamSpace(BaseModel):
                 f"low and high must be finite, but got (low={self.low}, high={self.high})")
         if self.log and self.low <= 0:
             raise ConfigError(f"a log dimension needs low > 0, but got low={self.low}")
+        if self.type == "int" and max(abs(self.low), abs(self.high)) > 2**53:
+            raise ConfigError(f"an int dimension needs |low|, |high| <= 2**53, but got "
+                              f"(low={self.low:g}, high={self.high:g})")
         return self
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -865,6 +870,8 @@ def _drop_redundant_indicators(specs: list[FeatureSpec], params: Mapping[str, np
     """Leave out each ``active`` column the intercept and the other columns already span
     (a branch parameter's indicator is its parent's one-hot): a collinear design would make
     the least-squares coefficients arbitrary."""
+    if not any(s.kind == "active" for s in specs):
+        return specs
     base = [s for s in specs if s.kind != "active"]
     n = len(next(iter(params.values())))
     A = np.column_stack([np.ones(n), *(_standard(s, params, active) for s in base)])
@@ -1328,10 +1335,7 @@ class Calibration(BaseModel):
         Raises:
             ConfigError: the file cannot be read, or is not a calibration (one line).
         """
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the calibration: {one_line(exc)}") from None
+        text = read_user_text(path, what="a calibration")
         try:
             return cls.model_validate_json(text)
         except (ValidationError, ConfigError) as exc:

@@ -15,6 +15,7 @@ Nothing here imports Ray; Optuna is imported only when an Optuna storage is read
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 
 from tunecost._direction import normalize_direction
 from tunecost._errors import one_line
+from tunecost._text import read_user_text
 from tunecost.calibrate.records import (
     OPTUNA_USER_ATTR,
     RAY_KEY_PREFIX,
@@ -621,11 +623,10 @@ def _read_codecarbon(csv_path: str | Path) -> list[tuple[str, dict[str, str]]]:
             fewer cells than the header, or no rows.
     """
     path = Path(csv_path)
-    if not path.is_file():
-        raise ConfigError(f"CodeCarbon CSV: no such file {str(path)!r}")
+    # A spreadsheet that saved the file may have put a byte-order mark first: dropped.
+    text = read_user_text(path, what="a CodeCarbon CSV")
     try:
-        # utf-8-sig: a spreadsheet that saved the file may have put a byte-order mark first.
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        with io.StringIO(text, newline="") as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             if "duration" not in header:
@@ -645,11 +646,6 @@ def _read_codecarbon(csv_path: str | Path) -> list[tuple[str, dict[str, str]]]:
                         f"but this one has {n}"
                     )
                 rows.append((where, row))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: CodeCarbon CSV must be UTF-8, but byte {exc.object[exc.start]:#04x} at "
-            f"offset {exc.start} is not"
-        ) from None
     except csv.Error as exc:
         raise ConfigError(f"{path}: not a CSV file: {exc}") from None
     if not rows:

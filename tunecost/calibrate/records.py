@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tunecost._atomic import atomic_open
 from tunecost._errors import one_line
+from tunecost._text import read_user_text
 from tunecost.exceptions import ConfigError
 
 __all__ = [
@@ -153,17 +154,18 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, object)`` for each non-blank line of a JSON Lines file.
 
     Raises:
-        ConfigError: a line is not JSON (with the file and line number).
+        ConfigError: the file cannot be read as UTF-8 text, or a line is not JSON (with the
+            file and line number).
     """
     path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_no, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{line_no}: not JSON: {exc}") from None
+    for line_no, line in enumerate(read_user_text(path, what="a JSON Lines file").splitlines(),
+                                   start=1):
+        if not line.strip():
+            continue
+        try:
+            yield line_no, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{line_no}: not JSON: {exc}") from None
 
 
 def read_records(path: str | Path) -> list[TrialRecord]:
