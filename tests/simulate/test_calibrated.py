@@ -135,7 +135,7 @@ def test_duration_only_calibration_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_unreadable_calibration_is_one_line(tmp_path: Path) -> None:
-    for body, match in (("{}", "not a calibration file"), (b"\xff\xfe", "cannot read")):
+    for body, match in (("{}", "not a calibration file"), (b"\xff\xfe", "must be UTF-8 text")):
         bad = tmp_path / "bad.json"
         if isinstance(body, bytes):
             bad.write_bytes(body)
@@ -146,7 +146,7 @@ def test_unreadable_calibration_is_one_line(tmp_path: Path) -> None:
             simulate(cfg, replicates=2)
         assert "\n" not in str(err.value)
     cfg = CampaignConfig.model_validate(_campaign(calibration={"path": str(tmp_path)}))
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="must be a file, but this is a directory"):
         simulate(cfg, replicates=2)
 
 
