@@ -983,8 +983,13 @@ def run_case(case: Case, base_dir: Path | None = None) -> Outcome:
 
 
 def _worker(conn: Any, mem_bytes: int, tmp: str) -> None:
+    # The cap is on address space beyond what the worker already maps: a worker forked from
+    # a test process that holds Ray (gigabytes of reserved mappings) must not start out of it.
+    import psutil
+
+    limit = psutil.Process().memory_info().vms + mem_bytes
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     base = Path(tempfile.mkdtemp(prefix="fzw", dir=tmp))
     while True:

@@ -227,16 +227,13 @@ class StudyConfig(_Model):
     @model_validator(mode="before")
     @classmethod
     def _calibration_from_flag(cls, data: Any, info: ValidationInfo) -> Any:
-        # `tunecost simulate --calibration FILE` (load_config(..., calibration=FILE)): a
-        # study that gives no cost model takes FILE's, with no `calibration: {}` to write.
-        if (
-            isinstance(data, dict)
-            and (info.context or {}).get("calibration") is not None
-            and data.get("calibration") is None
-            and data.get("duration") is None
-            and data.get("power") is None
-        ):
-            return {**data, "calibration": {}}
+        # `tunecost simulate --calibration FILE` (load_config(..., calibration=FILE)): every
+        # study takes FILE's cost model, with no `calibration: {}` to write; FILE's durations
+        # replace the study's (with_calibration), and its `power:` stays for a calibration
+        # without an energy model.
+        if isinstance(data, dict) and (info.context or {}).get("calibration") is not None:
+            rest = {k: v for k, v in data.items() if k != "duration"}
+            return {**rest, "calibration": data.get("calibration") or {}}
         return data
 
     @model_validator(mode="after")

@@ -408,6 +408,35 @@ def test_a_killed_runs_temporary_folder_is_removed(small_cfg: Path, tmp_path: Pa
     assert not stale.exists() and alive.exists()
 
 
+def test_a_report_killed_between_its_renames_is_put_back(small_cfg: Path,
+                                                          tmp_path: Path) -> None:
+    """Killed after renaming the old report away and before renaming the new one in: the
+    next run finds ``--out`` missing and the old report beside it, and puts it back."""
+    from tunecost.reports.report import _remove_stale
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    old = tmp_path / f".rep.tunecost-report-old-{dead.pid}-0badcafe"
+    old.mkdir()
+    (old / "report.json").write_text("{}")
+    _remove_stale(tmp_path / "rep")
+    assert (tmp_path / "rep" / "report.json").read_text() == "{}" and not old.exists()
+
+
+def test_a_reference_run_without_energy_reports_no_multiplier(tmp_path: Path) -> None:
+    """A CPU-only reference study draws 0 W: no tuning multiplier, said in a line, and
+    the rest of the report is written (it used to end in a KeyError)."""
+    cfg = tmp_path / "cpu.yaml"
+    cfg.write_text(SMALL.replace("hardware: {accelerator: v100-sxm2}",
+                                 "hardware: {accelerator: none}")
+                        .replace("power: {kind: constant, accelerator_w: 200}",
+                                 "power: {kind: tdp_fraction, utilization: 0.8}"))
+    files = build_report(cfg, out=tmp_path / "rep", **QUICK)
+    md = files.markdown.read_text(encoding="utf-8")
+    assert "Tuning multiplier: not defined, the reference run draws no energy" in md
+    assert "CPU-hours" in md
+
+
 def test_out_that_is_not_a_folder_for_a_report(small_cfg: Path, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     other = tmp_path / "other"

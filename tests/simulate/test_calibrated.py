@@ -247,3 +247,19 @@ def test_duration_only_calibration_takes_energy_from_power_or_tdp(calib_path: Pa
     assert tdp.metrics["energy_kwh"] / 1.2 / tdp.metrics["gpu_hours"] * 1000 == pytest.approx(
         700)  # the H200's catalog TDP
     assert any("ESTIMATED" in w for w in tdp.assumptions["warnings"])
+
+
+@pytest.mark.parametrize("own", [{"power": {"kind": "constant", "accelerator_w": 300}},
+                                 {"duration": {"dist": "fixed", "duration_h": 5.0},
+                                  "power": {"kind": "constant", "accelerator_w": 300}}])
+def test_cli_calibration_applies_to_studies_with_their_own_models(
+        own: dict, calib_path: Path, tmp_path: Path) -> None:
+    """A study's `power:` (kept) or `duration:` (replaced) does not stop the flag's file."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(_campaign(**own)))
+    out = runner.invoke(app, ["simulate", str(cfg), "--replicates", "20", "--json",
+                              "--calibration", str(calib_path)])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert "calibration (s)" in data["assumptions"]["sources"]
+    assert data["metrics"]["gpu_hours"]["p50"] < 1  # the calibration's seconds, not 5 h

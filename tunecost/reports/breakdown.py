@@ -30,13 +30,14 @@ class Breakdown:
     Attributes:
         rows: ``{"level", "name", "count", <column>: P50, <column>_p5, <column>_p95,
             "x_reference"}`` from the single run to the whole campaign.
-        tuning_multiplier: summary (mean, std, p5, p50, p95) of campaign energy / one run.
+        tuning_multiplier: summary (mean, std, p5, p50, p95) of campaign energy / one run;
+            ``None`` where the reference run draws no energy.
         histogram: ``(edges, counts)`` of the tuning multiplier over replicates.
         reference_how: how the reference run was sized.
     """
 
     rows: list[dict[str, Any]]
-    tuning_multiplier: dict[str, float]
+    tuning_multiplier: dict[str, float] | None
     histogram: tuple[list[float], list[int]]
     reference_how: str
     replicates: int
@@ -49,6 +50,10 @@ class Breakdown:
         """
         tm = self.tuning_multiplier
         one = self.rows[0]
+        if tm is None:
+            return (f"Tuning multiplier: not defined, the reference run draws no energy "
+                    f"({self.reference_how}); one run is {_sig(one['gpu_hours'])} "
+                    f"{hours_unit}.")
         return (
             f"Tuning multiplier: the whole campaign costs {_sig(tm['p50'])}× the energy of "
             f"one run (P5–P95 {_sig(tm['p5'])}–{_sig(tm['p95'])}×); one run is "
@@ -100,11 +105,15 @@ def breakdown(result: CampaignResult, campaign: ResolvedCampaign, *, bins: int =
         per = {c: s.metrics[c] / s.count for c in COLUMNS}
         rows.append(_row("one tune", s.name, s.count, per, ref_kwh))
     rows.append(_row("whole campaign", result.name, 1, result.metrics, ref_kwh))
-    tm = result.tuning_multiplier
-    counts, edges = np.histogram(tm, bins=bins)
+    tm = np.asarray(result.tuning_multiplier, dtype=float)
+    if tm.size and np.all(np.isfinite(tm)):
+        counts, edges = np.histogram(tm, bins=bins)
+        summary = summarize(tm)
+    else:  # the reference run draws no energy (a CPU-only study at 0 W): no multiplier
+        counts, edges, summary = np.zeros(0, dtype=int), np.zeros(0), None
     return Breakdown(
         rows,
-        summarize(tm) or {},
+        summary,
         ([float(e) for e in edges], [int(c) for c in counts]),
         result.reference_how,
         result.replicates,

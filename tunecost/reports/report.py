@@ -337,11 +337,16 @@ def _remove_stale(out: Path) -> None:
     if not out.parent.is_dir():
         return
     prefix = f".{out.name}{_TMP_TAG}"
-    for p in out.parent.iterdir():
+    for p in sorted(out.parent.iterdir()):
         if not p.name.startswith(prefix) or not p.is_dir():
             continue
         parts = p.name[len(prefix):].split("-")
-        if len(parts) == 3 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+        if len(parts) != 3 or not parts[1].isdigit() or _pid_alive(int(parts[1])):
+            continue
+        if parts[0] == "old" and not (out.exists() or out.is_symlink()):
+            # Killed between its two renames: the previous report goes back where it was.
+            os.rename(p, out)
+        else:
             shutil.rmtree(p, ignore_errors=True)
 
 
@@ -368,10 +373,10 @@ def _swap_in(staging: Path, out: Path) -> None:
     meanwhile, that one is kept whole and this one is refused.
     """
     old = None
-    if out.exists() or out.is_symlink():
-        old = _tmp_name(out, "old")
-        os.rename(out, old)
     try:
+        if out.exists() or out.is_symlink():
+            old = _tmp_name(out, "old")
+            os.rename(out, old)
         os.rename(staging, out)
     except OSError as exc:
         if out.exists():  # another run swapped its report in between our two renames
@@ -572,14 +577,18 @@ def _build(
     summary: dict[str, Any] | None = None
     unit = "GPU-hours"
     if campaign_cfg is not None:
-        from tunecost.simulate import simulate
+        from tunecost.simulate import KEEP_REPLICATES_MAX, simulate
         from tunecost.simulate._resolve import resolve
 
         n_reps = replicates if replicates is not None else campaign_cfg.replicates
+        if n_reps > KEEP_REPLICATES_MAX:
+            # The breakdown and the sensitivity need every replicate's totals.
+            raise ConfigError(f"--replicates: a report keeps every replicate, so <= "
+                              f"{KEEP_REPLICATES_MAX:,} must hold, but got {n_reps:,}")
         tick("simulating the campaign", 0, n_reps)
         result = simulate(
             campaign_cfg, replicates=n_reps, seed=root_seed, engine=engine,  # type: ignore[arg-type]
-            progress=lambda d, t: tick("simulating the campaign", d, t),
+            progress=lambda d, t: tick("simulating the campaign", d, t), keep_replicates=True,
         )
         resolved = resolve(campaign_cfg)
         summary = result.summary()
@@ -605,7 +614,8 @@ def _build(
         notes.insert(0,
             "No campaign config was given, so the campaign is the measured study re-run: "
             f"{campaign_cfg.studies[0].strategy.n_trials} random trials on one "  # type: ignore[union-attr]
-            f"{cal.accelerator}, at PUE 1.0 (energy as measured, no facility overhead), "  # type: ignore[union-attr]
+            f"{campaign_cfg.studies[0].hardware.accelerator}, at PUE 1.0 (energy as measured, "  # type: ignore[union-attr]
+            "no facility overhead), "
             "the world-average grid intensity (WORLD, 475 g/kWh) and $0.12/kWh "
             "(Strubell et al.'s US average). Pass a CONFIG to set them.")
         data["assumed_campaign"] = DEFAULT_CAMPAIGN
@@ -940,14 +950,17 @@ def _breakdown_section(blocks, bd: Breakdown, out, tables, pngs,
         ["level", "name", "count", hours_unit, "kWh", "kgCO2e", "cloud $", "electricity $",
          "× one run (kWh)"], rows))
     tm = bd.tuning_multiplier
-    blocks.append(Para(bd.explosion(hours_unit) + f" Tuning multiplier mean {tm['mean']:,.1f}×, "
-                   f"std {tm['std']:,.1f}×."))
+    blocks.append(Para(bd.explosion(hours_unit) + (
+        "" if tm is None else f" Tuning multiplier mean {tm['mean']:,.1f}×, "
+                              f"std {tm['std']:,.1f}×.")))
     tables["breakdown"] = bd.rows
     edges, counts = bd.histogram
     tables["tuning_multiplier_histogram"] = [
         {"bin_low": lo, "bin_high": hi, "replicates": c}
         for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
     ]
+    if tm is None:
+        return
     png = plots.breakdown_png(bd.rows, edges, counts, tm["p50"], out / "breakdown.png")
     pngs.append(png)
     blocks.append(Image(png, "cost breakdown and tuning multiplier",
