@@ -71,3 +71,12 @@ def test_inferred_from_an_every_epoch_objective():
     assert infer_schedule([], []) is None
     odd = infer_schedule([[1, 5, 6]], [6])
     assert odd is not None and odd.steps == [1, 5, 6]
+
+
+def test_an_offset_past_the_first_report_is_refused():
+    with pytest.raises(ValidationError, match="offset <= the first report's step"):
+        ReportSchedule(every=12, offset=20)
+    with pytest.raises(ConfigError, match="numbers the first report at -4"):
+        s = ReportSchedule(count=4, offset=6)
+        s.reported(s.steps_for(8))
+    assert ReportSchedule(every=1, offset=1).reported(np.array([1.0, 2.0])).tolist() == [0, 1]

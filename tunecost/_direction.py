@@ -39,7 +39,7 @@ def normalize_direction(value: str, *, field: str = "direction") -> Direction:
     Raises:
         ConfigError: any other value, with the accepted spellings.
     """
-    key = value.strip().lower() if isinstance(value, str) else value
+    key = value.strip().lower() if isinstance(value, str) else None
     if key not in _ALIASES:
         raise ConfigError(
             f"{field} must be one of minimize, maximize, min, max; got {value!r}"

@@ -79,6 +79,11 @@ class ReportSchedule(BaseModel):
                                        or len(set(self.steps)) != len(self.steps)):
             raise ValueError(f"steps must be a non-empty strictly ascending list, got "
                              f"{self.steps}")
+        first = self.every if self.every is not None else (self.steps or [None])[0]
+        if first is not None and self.offset > first:
+            raise ValueError(f"offset <= the first report's step must hold (a report is never "
+                             f"numbered below 0), but got offset={self.offset:g} and a first "
+                             f"step of {first:g}")
         if (self.every is not None and self.resource is not None
                 and self.resource / self.every > 100_000):
             raise ValueError(f"resource / every must be <= 100,000 reports, got "
@@ -120,8 +125,17 @@ class ReportSchedule(BaseModel):
         return out
 
     def reported(self, steps: np.ndarray) -> np.ndarray:
-        """The numbers the objective passes to ``trial.report`` for work ``steps``."""
-        return np.asarray(steps, dtype=float) - self.offset
+        """The numbers the objective passes to ``trial.report`` for work ``steps``.
+
+        Raises:
+            ConfigError: ``offset`` numbers a report below 0 (a ``count`` rule whose spacing
+                is smaller than it).
+        """
+        out = np.asarray(steps, dtype=float) - self.offset
+        if out.size and out[0] < 0:
+            raise ConfigError(f"offset {self.offset:g} numbers the first report at "
+                              f"{out[0]:g}; offset <= the first report's step must hold")
+        return out
 
     def describe(self) -> str:
         """One line for outputs, e.g. ``every 1 step (budget 12)``."""

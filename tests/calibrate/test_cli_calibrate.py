@@ -119,9 +119,9 @@ def test_every_spelling_of_the_direction(plain_study: str, tmp_path: Path, flag:
     res = runner.invoke(app, ["calibrate", "--optuna-storage", plain_study, "--folds", "3",
                               "--out", str(tmp_path / "c.json"), flag, value, "--json"])
     assert res.exit_code == 0, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.startswith("warning: mode")]
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("warning: direction")]
     if warns:
-        assert lines == [f"warning: mode {value!r} (minimize) overrides the direction the "
+        assert lines == [f"warning: direction {value!r} (minimize) overrides the direction the "
                          "study recorded (maximize)"]
     else:
         assert lines == []

@@ -17,7 +17,6 @@ from Optuna, Ray Tune, CodeCarbon and JSON Lines files are read into:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -129,21 +128,13 @@ def calibrate(
         codecarbon=codecarbon,
         mode=direction,
     )
-    recorded = {r.attrs.get("direction") for r in recs} - {None}
-    if direction is None:
-        direction = recorded.pop() if len(recorded) == 1 else "minimize"
-    elif recorded and recorded != {direction}:
-        warnings.warn(
-            f"mode {mode!r} ({direction}) overrides the direction the study recorded "
-            f"({', '.join(sorted(recorded))})",
-            stacklevel=2,
-        )
+    # None: the study's own (fit_calibration reads the records'), warned where they differ.
     calibration = fit_calibration(
         recs,
         accelerator=accelerator,
         n_folds=n_folds,
         repeats=repeats,
-        direction=direction,
+        direction=mode,
         rng=rng,
     )
     if out is not None:

@@ -149,7 +149,10 @@ class CpuLedger:
             shared_s = max(0.0, process_shared_s) + max(0.0, children_s - self._last_children_s)
             for token in self._active:
                 token.shared_s += shared_s / len(self._active)
-        self._last_process_s, self._last_children_s = process_s, children_s
+        # A running maximum: a child that has exited but is not yet reaped drops out of the
+        # scan for a moment and comes back in os.times(); it must not be charged twice.
+        self._last_process_s = process_s
+        self._last_children_s = max(self._last_children_s, children_s)
 
     def start(self) -> CpuToken:
         """Begin counting a trial that runs in the calling thread."""

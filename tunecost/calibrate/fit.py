@@ -1476,7 +1476,8 @@ def _step_offset(steps: Sequence[float]) -> float | None:
     return float(positive.min())
 
 
-def _reached_shares(records: Sequence[TrialRecord]) -> dict[int, float] | None:
+def _reached_shares(records: Sequence[TrialRecord], offset: float | None
+                    ) -> dict[int, float] | None:
     """Share of its budget each pruned trial ran, by record index, for a study whose budget
     is not a hyperparameter (``None`` without pruned trials or complete ones to set it).
 
@@ -1489,10 +1490,6 @@ def _reached_shares(records: Sequence[TrialRecord]) -> dict[int, float] | None:
               if r.state == "PRUNED" and r.fidelity is not None}
     if not complete or not pruned:
         return None
-    # Every reported step, not only the last ones: a study whose trials were pruned at step
-    # 1 or later still counted from 0.
-    offset = _step_offset([*complete, *pruned.values(),
-                           *(p.step for r in records for p in r.curve)])
     if offset is None:
         return None
     budget = float(np.median(complete)) + offset
@@ -1570,13 +1567,17 @@ def _direction_of(records: Sequence[TrialRecord], direction: str | None
                   ) -> Literal["minimize", "maximize"]:
     """The given direction, else the records' ``attrs["direction"]`` (Optuna's importer)
     or ``attrs["mode"]`` (Ray Tune's), else ``minimize``."""
-    if direction is not None:
-        return normalize_direction(direction, field="direction")
     seen = {str(r.attrs.get("direction", r.attrs.get("mode"))) for r in records
             if r.attrs.get("direction", r.attrs.get("mode")) is not None}
-    if not seen:
-        return "minimize"
     found = {normalize_direction(v, field='records\' attrs["direction"]') for v in seen}
+    if direction is not None:
+        given = normalize_direction(direction, field="direction")
+        if found and found != {given}:
+            warnings.warn(f"direction {direction!r} ({given}) overrides the direction the "
+                          f"study recorded ({', '.join(sorted(found))})", stacklevel=3)
+        return given
+    if not found:
+        return "minimize"
     if len(found) > 1:
         raise ConfigError(f'records\' attrs["direction"] must be one direction, but got '
                           f"{sorted(seen)}")
@@ -1645,7 +1646,11 @@ def fit_calibration(
     gen = as_generator(rng)
     notes: list[str] = []
     resource = _resource_param(records)
-    shares = _reached_shares(records) if resource is None else None
+    # One offset for every use of the steps (shares, schedule): from every reported step, not
+    # only the last ones (a study whose trials were pruned at step 1 still counted from 0).
+    offset = _step_offset([*(r.fidelity for r in records if r.fidelity is not None),
+                           *(p.step for r in records for p in r.curve)])
+    shares = _reached_shares(records, offset) if resource is None else None
     used: list[TrialRecord] = []
     rows: list[dict[str, Any]] = []
     unplaced = 0
@@ -1734,7 +1739,7 @@ def fit_calibration(
         log_residual_corr=corr,
         learning_curve=_fit_learning_curve(used, direction),
         curve_model=fit_curve_model(used, features, resource, direction),
-        report_schedule=_report_schedule(used, resource, notes),
+        report_schedule=_report_schedule(used, resource, offset, notes),
         setup=SetupTime.measure([r for r in used if r.state == "COMPLETE"]),
         trial_overhead=TrialOverhead.measure(records),
         seed_noise=seed_noise([*used, *repeats]),
@@ -1779,15 +1784,19 @@ def fit_curve_model(records: Sequence[TrialRecord], features: Sequence[FeatureSp
 
 
 def _report_schedule(records: Sequence[TrialRecord], resource: str | None,
-                     notes: list[str] | None = None) -> ReportSchedule | None:
+                     offset: float | None, notes: list[str]) -> ReportSchedule | None:
+    """The schedule the complete trials reported on, in work steps; ``offset``
+    (:func:`_step_offset`) maps them back to the numbers the objective reports (Optuna's
+    ``range(n)`` loop reports the first epoch as step 0)."""
     complete = [r for r in records if r.state == "COMPLETE" and r.curve]
-    # The schedule counts work; ``offset`` maps it back to the numbers the objective reports
-    # (Optuna's ``range(n)`` loop reports the first epoch as step 0).
-    offset = _step_offset([p.step for r in complete for p in r.curve])
+    if offset is not None and offset > 0 and resource is not None and any(
+            r.curve[-1].step >= float(r.params[resource]) for r in complete):
+        # A report at step 0 and one at the budget itself: 0 is an evaluation before any
+        # work, not the first epoch; no schedule holds that.
+        offset = None
     if offset is None:
-        if notes is not None:
-            notes.append("report schedule not inferred: the curves report at negative "
-                         "steps; give the strategy a report schedule")
+        notes.append("report schedule not inferred: the curves report at negative steps, or "
+                     "at step 0 and at the budget; give the strategy a report schedule")
         return None
     budgets = [float(r.params[resource]) if resource is not None
                else float(r.fidelity if r.fidelity is not None else r.curve[-1].step) + offset
