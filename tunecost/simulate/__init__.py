@@ -288,9 +288,10 @@ def _assumptions(campaign: ResolvedCampaign) -> dict[str, Any]:
 
 
 def _hours_unit(campaign: ResolvedCampaign) -> str:
-    """The campaign's ``gpu_hours`` unit: CPU-hours when every study is CPU-only."""
+    """The campaign's ``gpu_hours`` unit: the studies' one (CPU-hours when every study is
+    CPU-only), ``device-hours`` where GPU and CPU-only studies are added together."""
     units = {s.hours_unit for s in campaign.studies}
-    return "CPU-hours" if units == {"CPU-hours"} else "GPU-hours"
+    return units.pop() if len(units) == 1 else "device-hours"
 
 
 def simulate(
