@@ -429,7 +429,8 @@ def test_codecarbon_errors(tmp_path: Path) -> None:
         (b"duration,gpu_energy\ninf,0.1\n", r"'duration' must be a finite number >= 0, got 'inf'"),
         (b"duration,gpu_energy\n1.0,nan\n", r"'gpu_energy' must be a finite number >= 0"),
         (b"duration,gpu_energy\n1.0,-0.1\n", r"'gpu_energy' must be a finite number >= 0"),
-        (b"duration,project_name\n1.0,caf\xe9\n", r"line 2: a CodeCarbon CSV must be UTF-8 text, but byte 29 is"),
+        (b"duration,project_name\n1.0,caf\xe9\n",
+         r"line 2: a CodeCarbon CSV must be UTF-8 text, but byte 29 is"),
         (b"", r"no 'duration' column; columns: \(none\)"),
     ],
 )

@@ -384,14 +384,19 @@ class TrialMeter:
             self._rapl_backend.open() if self._rapl_backend is not None else None
         )
         self._cpu_token = _cpu.LEDGER.start()
-        self._t0 = self._clock()
-        self._sample(self._t0)
-        self._thread: threading.Thread | None = None
-        if self._devices or self._rapl is not None:
-            self._thread = threading.Thread(
-                target=self._run, name="tunecost-trial-meter", daemon=True
-            )
-            self._thread.start()
+        try:
+            self._t0 = self._clock()
+            self._sample(self._t0)
+            self._thread: threading.Thread | None = None
+            if self._devices or self._rapl is not None:
+                self._thread = threading.Thread(
+                    target=self._run, name="tunecost-trial-meter", daemon=True
+                )
+                self._thread.start()
+        except BaseException:
+            # Never leave a token in the ledger: it would take a share of every later trial.
+            _cpu.LEDGER.stop(self._cpu_token)
+            raise
         self._active = True
         return self
 
