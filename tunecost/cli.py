@@ -23,6 +23,7 @@ from tunecost.config import CampaignConfig, ScenarioSet, load_config
 from tunecost.estimate import RunSpec, estimate_run
 from tunecost.exceptions import ConfigError, TunecostError
 from tunecost.papers import TextTable
+from tunecost.summary import format_figure
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -37,8 +38,6 @@ app = typer.Typer(
 _out = Console(soft_wrap=False, markup=False, emoji=False)
 _err = Console(stderr=True, markup=False, emoji=False)
 
-JSON_SCHEMA_VERSION = 1
-"""``schema_version`` at the top level of every JSON object the CLI prints."""
 
 
 def _version(value: bool) -> None:
@@ -76,7 +75,9 @@ def _warn(message: str) -> None:
 
 def _print_json(obj: dict[str, Any]) -> None:
     """Print ``obj`` as JSON with ``schema_version`` first at its top level."""
-    typer.echo(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **obj}, indent=2))
+    from tunecost.simulate import SCHEMA_VERSION
+
+    typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, **obj}, indent=2))
 
 
 def _render(table: TextTable) -> None:
@@ -263,18 +264,9 @@ _METRIC_LABELS = {
 }
 
 
-def _number(x: float) -> str:
-    """Thousands separators for large figures, three significant digits for small ones (a
-    CPU study's 0.0075 h, a campaign's 239,924 GPU-hours); never ``0`` for a non-zero value.
-
-    Example:
-        >>> [_number(x) for x in (239_924.4, 52.04, 0.0075, 3.2e-7, 0.0)]
-        ['239,924', '52.0', '0.0075', '3.2e-07', '0']
-    """
-    a = abs(x)
-    if a >= 100 or a == 0:
-        return f"{x:,.0f}"
-    return f"{x:.1f}" if a >= 10 else f"{x:.3g}"
+def _number(x: float | None) -> str:
+    """:func:`tunecost.summary.format_figure`: one way to print a figure, CLI and reports."""
+    return format_figure(x)
 
 
 def _render_campaign(summary: dict[str, Any]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["QUANTILES", "RELATIVE_ACCURACY", "StreamingSummary", "summarize"]
+__all__ = ["QUANTILES", "RELATIVE_ACCURACY", "StreamingSummary", "format_figure", "summarize"]
 
 QUANTILES = {"p5": 5.0, "p50": 50.0, "p95": 95.0}
 """Reported percentiles."""
@@ -23,6 +25,27 @@ def summarize(values: np.ndarray) -> dict[str, float] | None:
     qs = np.percentile(values, list(QUANTILES.values()))
     out.update({k: float(q) for k, q in zip(QUANTILES, qs, strict=True)})
     return out
+
+
+def format_figure(x: float | None) -> str:
+    """A figure as tables print it, CLI and reports alike: thousands separated from 100 up,
+    three significant digits below (scientific under 0.001), never ``0`` for a non-zero
+    value, ``—`` for a missing or non-finite one.
+
+    Example:
+        >>> [format_figure(x) for x in (239_924.4, 52.04, 0.0075, 3.2e-7, 0.0, None)]
+        ['239,924', '52.0', '0.00750', '3.2e-07', '0', '—']
+    """
+    if x is None or not math.isfinite(x):
+        return "—"
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a >= 100:
+        return f"{x:,.0f}"
+    if a < 1e-3:
+        return f"{x:.3g}"
+    return f"{x:.{2 - int(math.floor(math.log10(a)))}f}"
 
 
 RELATIVE_ACCURACY = 1e-3

@@ -16,7 +16,7 @@ import numpy as np
 
 from tunecost.simulate import CampaignResult
 from tunecost.simulate._resolve import ResolvedCampaign, _expected_trial
-from tunecost.summary import summarize
+from tunecost.summary import format_figure, summarize
 
 __all__ = ["Breakdown", "breakdown"]
 
@@ -62,10 +62,7 @@ class Breakdown:
         )
 
 
-def _sig(x: float) -> str:
-    if x == 0 or not math.isfinite(x):
-        return f"{x:g}"
-    return f"{x:,.{max(0, 2 - int(math.floor(math.log10(abs(x)))))}f}"
+_sig = format_figure
 
 
 def _row(level: str, name: str, count: int, values: dict[str, np.ndarray], ref_kwh: float):

@@ -58,12 +58,12 @@ from tunecost.reports.sensitivity import (
     sobol,
     tornado,
 )
+from tunecost.simulate import SCHEMA_VERSION  # one version for every JSON layout
+from tunecost.summary import format_figure
 from tunecost.units import S_PER_H
 
 __all__ = ["SCHEMA_VERSION", "ReportFiles", "build_report", "hours_unit", "totals_rows"]
 
-SCHEMA_VERSION = 1
-"""Version of ``report.json``'s layout (its top-level ``schema_version``)."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(step, done, total)``: called as long steps advance."""
@@ -174,14 +174,7 @@ def _f(x: Any, fmt: str = ",.0f") -> str:
     return format(x, fmt)
 
 
-def _g(x: Any) -> str:
-    """Three significant figures (all the integer digits), thousands separated."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "—"
-    if x == 0:
-        return "0"
-    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
-    return f"{x:,.{digits}f}"
+_g = format_figure  # one way to print a figure, CLI and reports
 
 
 def _money(x: Any) -> str:

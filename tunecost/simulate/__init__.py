@@ -61,7 +61,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-"""Version of the summary's JSON shape (``schema_version`` at its top level); raised when a
+"""Version of the JSON the tool writes (summaries, the CLI's ``--json``, ``report.json``: their
+top-level ``schema_version``); raised when a
 key is renamed or removed, not when one is added."""
 
 KEEP_REPLICATES_MAX = 200_000
