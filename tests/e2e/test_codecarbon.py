@@ -45,10 +45,11 @@ def _run_study(db: str, out_dir: Path):
     from codecarbon import OfflineEmissionsTracker, OutputMethod
 
     def objective(trial: optuna.Trial) -> float:
-        # every trial well above CodeCarbon's first sample (a few ms): trials of 10 ms read
-        # a near-zero power there, which is CodeCarbon's artefact, not the trial's cost
+        # every trial well above CodeCarbon's first sample (a few ms) and near its 1 s
+        # measuring period, on a quiet machine too (0.3-1.5 s here): trials of 10-70 ms read
+        # an energy that is CodeCarbon's artefact, not the trial's cost (a band x50 wide)
         width = trial.suggest_int("width", 96, 256, log=True)
-        reps = trial.suggest_int("reps", 100, 300)
+        reps = trial.suggest_int("reps", 1000, 3000)
         with OfflineEmissionsTracker(
             country_iso_code="FRA", output_dir=str(out_dir), project_name=f"trial-{trial.number}",
             output_methods=[OutputMethod.CSV],  # codecarbon 3.x: save_to_file is deprecated
