@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -295,6 +296,20 @@ def _hours_unit(campaign: ResolvedCampaign) -> str:
     return units.pop() if len(units) == 1 else "device-hours"
 
 
+def _finite_totals(fn: Callable[..., CampaignResult]) -> Callable[..., CampaignResult]:
+    """Run ``fn`` with numpy's overflow warnings off and its totals :func:`_checked`: an
+    overflow in a product of large finite inputs is reported once, as one error line, not
+    beside RuntimeWarnings."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> CampaignResult:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return _checked(fn(*args, **kwargs))
+
+    return wrapped
+
+
+@_finite_totals
 def simulate(
     config: CampaignConfig,
     *,
@@ -335,33 +350,6 @@ def simulate(
             ``"auto"``: the replay when a study's strategy is ``optuna`` or ``ray_tune``.
         timeline: replay only: write replicate 0's per-worker timeline CSV and Gantt PNG.
     """
-    # Overflow in a product of large finite inputs is reported once, by _checked, as one
-    # error line; numpy's RuntimeWarnings would print beside it.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _checked(
-            _simulate(
-                config, replicates=replicates, seed=seed, chunk_size=chunk_size, ledger=ledger,
-                progress=progress, backend=backend, address=address,
-                keep_replicates=keep_replicates, engine=engine, timeline=timeline,
-            )
-        )
-
-
-def _simulate(
-    config: CampaignConfig,
-    *,
-    replicates: int | None = None,
-    seed: int | None = None,
-    chunk_size: int | None = None,
-    ledger: str | Path | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    backend: str | Backend = "local",
-    address: str | None = None,
-    keep_replicates: bool | None = None,
-    engine: Literal["auto", "vectorized", "replay"] = "auto",
-    timeline: str | Path | None = None,
-) -> CampaignResult:
-    """:func:`simulate`, before its totals are checked (same arguments)."""
     # Checked before any work: a ledger path that is a folder must not fail after the run.
     if ledger is not None:
         check_writable(ledger, what="ledger")
