@@ -47,21 +47,13 @@ def _check(runner: fz.Runner, case: fz.Case, *, must_succeed: bool = False) -> N
 # Hand cases of issue 11 (each must be a clean error or a finite success)
 # --------------------------------------------------------------------------------------------
 
+# The fuzzer's smallest campaign, priced and seeded, so every total is there to check.
 BASE: dict[str, Any] = {
-    "name": "c",
+    **fz.MINIMAL_CONFIG,
     "workers": 2,
     "pue": 1.1,
-    "carbon": {"g_co2e_per_kwh": 400.0},
     "pricing": {"usd_per_accelerator_hour": 2.0},
     "electricity": {"usd_per_kwh": 0.1},
-    "studies": [{
-        "name": "s",
-        "strategy": {"kind": "random", "n_trials": 10},
-        "duration": {"dist": "fixed", "duration_h": 2.0},
-        "hardware": {"accelerator": "v100-sxm2"},
-        "power": {"kind": "constant", "accelerator_w": 250.0, "idle_w": 50.0},
-    }],
-    "replicates": 20,
     "seed": 3,
 }
 SIM = ("--replicates", "20", "--json")

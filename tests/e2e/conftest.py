@@ -118,6 +118,13 @@ def check_interfaces(summary: Mapping[str, Any], step: str) -> None:
         "not 'CPU-hours'")
 
 
+def check_simulated(summary: Mapping[str, Any], step: str, *, n_trials: int) -> None:
+    """A ``simulate --json`` summary of a CPU-only study: :func:`check_totals` and
+    :func:`check_interfaces`."""
+    check_totals(summary, step, n_trials=n_trials)
+    check_interfaces(summary, step)
+
+
 def check_calibration_schema(path: Path) -> None:
     """The calibration file the CLI wrote carries ``schema_version`` 1 like every JSON it
     writes. Checked last in each test, so that a missing version does not hide the steps."""

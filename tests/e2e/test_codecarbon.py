@@ -23,9 +23,8 @@ from .conftest import (
     Cli,
     assert_in_band,
     check_calibration_schema,
-    check_interfaces,
     check_report,
-    check_totals,
+    check_simulated,
     number,
     sources_in,
     table_row,
@@ -116,8 +115,7 @@ def test_codecarbon_tracked_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     }
     cfg = write_yaml(tmp_path / "rerun.yaml", campaign)
     s = cli.json("simulate", "simulate", cfg, "--json")
-    check_totals(s, "simulate", n_trials=N_TRIALS)
-    check_interfaces(s, "simulate")
+    check_simulated(s, "simulate", n_trials=N_TRIALS)
     print(f"predicted energy P5/P50/P95 (J): {[x * J_PER_KWH for x in trial_kwh(s)]}; "
           f"trial time (s): {trial_seconds(s)}")
     # the trials' energy: what CodeCarbon measured lies in the predicted band (15 %: 10 trials

@@ -20,8 +20,8 @@ from .conftest import (
     Cli,
     assert_in_band,
     check_calibration_schema,
-    check_interfaces,
     check_report,
+    check_simulated,
     check_totals,
     number,
     optuna_measured,
@@ -95,8 +95,7 @@ def test_pruned_partial_fit_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     rerun = write_yaml(tmp_path / "rerun.yaml", _campaign("rerun", N_TRIALS, 20, calib))
     s_rerun = cli.json("simulate re-run", "simulate", rerun, "--json")
     assert s_rerun["engine"] == "replay", s_rerun["engine"]
-    check_totals(s_rerun, "simulate re-run", n_trials=N_TRIALS)
-    check_interfaces(s_rerun, "simulate re-run")
+    check_simulated(s_rerun, "simulate re-run", n_trials=N_TRIALS)
     print(f"measured: trial time {measured_s:.2f} s, wall clock {measured['wall_s']:.2f} s; "
           f"predicted trial time P5/P50/P95 {trial_seconds(s_rerun)}, wall clock "
           f"{wall_seconds(s_rerun)}")
@@ -109,8 +108,7 @@ def test_pruned_partial_fit_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     big = write_yaml(tmp_path / "big.yaml", _campaign("big", N_BIG, 10, None))
     s_big = cli.json("simulate big (--calibration)", "simulate", big, "--calibration", calib,
                      "--json")
-    check_totals(s_big, "simulate big", n_trials=N_BIG)
-    check_interfaces(s_big, "simulate big")
+    check_simulated(s_big, "simulate big", n_trials=N_BIG)
     # 100 trials of the same search cost more than its 40
     assert trial_seconds(s_big)[1] > trial_seconds(s_rerun)[1]
 

@@ -22,9 +22,8 @@ from .conftest import (
     Cli,
     assert_in_band,
     check_calibration_schema,
-    check_interfaces,
     check_report,
-    check_totals,
+    check_simulated,
     number,
     table_row,
     trial_seconds,
@@ -133,8 +132,7 @@ def test_ray_asha_function_trainable_end_to_end(ray_session: None, tmp_path: Pat
     cfg = write_yaml(tmp_path / "asha.yaml", campaign)
     s = cli.json("simulate", "simulate", cfg, "--json")
     assert s["engine"] == "replay", s["engine"]
-    check_totals(s, "simulate", n_trials=NUM_SAMPLES)
-    check_interfaces(s, "simulate")
+    check_simulated(s, "simulate", n_trials=NUM_SAMPLES)
     print(f"predicted trial time P5/P50/P95 (s): {trial_seconds(s)}; wall clock (h): "
           f"{s['metrics']['wall_clock_h']}")
     # 20 replicates; trial times of Ray actors on a loaded 2-core machine: 20 % each end

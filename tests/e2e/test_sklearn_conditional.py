@@ -20,9 +20,8 @@ from .conftest import (
     Cli,
     assert_in_band,
     check_calibration_schema,
-    check_interfaces,
     check_report,
-    check_totals,
+    check_simulated,
     number,
     optuna_measured,
     table_row,
@@ -103,8 +102,7 @@ def test_conditional_sklearn_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
                   "sampler": {"name": "RandomSampler"}}, calib, replicates=100))
     s_rerun = cli.json("simulate re-run", "simulate", rerun, "--json")
     assert s_rerun["engine"] == "replay", s_rerun["engine"]
-    check_totals(s_rerun, "simulate re-run", n_trials=N_TRIALS)
-    check_interfaces(s_rerun, "simulate re-run")
+    check_simulated(s_rerun, "simulate re-run", n_trials=N_TRIALS)
     print(f"measured: trial time {measured_s:.2f} s, wall clock {measured['wall_s']:.2f} s; "
           f"predicted trial time P5/P50/P95 {trial_seconds(s_rerun)}, wall clock "
           f"{wall_seconds(s_rerun)}")
@@ -118,8 +116,7 @@ def test_conditional_sklearn_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
         calib, replicates=20))
     s_tpe = cli.json("simulate TPE", "simulate", tpe, "--json")
     assert s_tpe["engine"] == "replay", s_tpe["engine"]
-    check_totals(s_tpe, "simulate TPE", n_trials=40)
-    check_interfaces(s_tpe, "simulate TPE")
+    check_simulated(s_tpe, "simulate TPE", n_trials=40)
     # 40 trials of the same space cost about twice the 20 measured ones (TPE may drift to the
     # costlier branch, so only a wide bracket is a fact).
     p50_tpe = trial_seconds(s_tpe)[1]
