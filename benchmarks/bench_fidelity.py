@@ -45,7 +45,7 @@ import numpy as np
 
 from tunecost.calibrate import fit_calibration, read_records
 from tunecost.config import CampaignConfig, load_config
-from tunecost.replay import replay
+from tunecost.simulate import simulate
 from tunecost.units import J_PER_KWH, S_PER_H
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +117,7 @@ def fidelity_cpu(replicates: int, only: str | None) -> list[dict[str, Any]]:
             continue
         cfg = load_config(STUDY / f"{study}.yaml")
         assert isinstance(cfg, CampaignConfig)
-        result = replay(cfg, replicates=replicates, seed=0)
+        result = simulate(cfg, engine="replay", replicates=replicates, seed=0)
         real = [r for r in runs if r["study"] == study]
         cal_run = next(r for r in runs if r["study"] == calib)
         n = cfg.studies[0].strategy.n_trials
@@ -197,7 +197,7 @@ def h200_half(replicates: int) -> list[dict[str, Any]]:
                         "hardware": {"accelerator": "h200"},
                         "calibration": {"path": str(cal_path), "search_space": H200_SPACE},
                     }]})
-                pred = predicted(replay(cfg, replicates=replicates, seed=0))
+                pred = predicted(simulate(cfg, engine="replay", replicates=replicates, seed=0))
                 n_fit = len(fit_on)
                 base = {"trial_s": sum(r.duration_s for r in fit_on) / n_fit * len(held),
                         "energy_j": sum(r.energy_j or 0 for r in fit_on) / n_fit * len(held)}

@@ -30,9 +30,10 @@ import optuna
 
 from tunecost.calibrate.fit import Calibration
 from tunecost.config import CampaignConfig
-from tunecost.replay import Surrogate, replay
-from tunecost.replay.optuna_replay import distributions
 from tunecost.report_schedule import ReportSchedule
+from tunecost.simulate import simulate
+from tunecost.simulate.events import Surrogate
+from tunecost.simulate.events.optuna_replay import distributions
 
 STUDY = Path(__file__).resolve().parents[1] / "studies" / "h200_transformer_lm"
 CAL = STUDY / "calib_small.json"
@@ -89,7 +90,7 @@ def main() -> None:
 
     tpe = _campaign({"kind": "optuna", "n_trials": n, "n_evaluations": N_EVAL,
                      "sampler": {"name": "TPESampler"}, "pruner": {"name": "MedianPruner"}})
-    s = _timed(lambda: replay(tpe, replicates=1, seed=0))
+    s = _timed(lambda: simulate(tpe, engine="replay", replicates=1, seed=0))
     b = _timed(lambda: _bare(optuna.samplers.TPESampler(seed=0), n, dists))
     curves = _curves(n)
     b_same = _timed(lambda: _bare(optuna.samplers.TPESampler(seed=0), n, dists, curves,
@@ -104,8 +105,10 @@ def main() -> None:
     def asha(n_trials: int) -> float:
         cfg = _campaign({"kind": "ray_tune", "n_trials": n_trials, "n_evaluations": 16,
                          "scheduler": {"name": "asha"}})
-        replay(cfg, replicates=1, seed=0)  # warm: imports, calibration load, value fit
-        return min(_timed(lambda: replay(cfg, replicates=1, seed=0)) for _ in range(3))
+        simulate(cfg,
+            engine="replay", replicates=1, seed=0)  # warm: imports, calibration load, value fit
+        return min(_timed(lambda: simulate(cfg,
+            engine="replay", replicates=1, seed=0)) for _ in range(3))
 
     s1 = asha(n)
     b1 = min(_timed(lambda: _bare(optuna.samplers.RandomSampler(seed=0), n, dists))

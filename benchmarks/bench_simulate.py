@@ -21,15 +21,14 @@ import numpy as np
 
 from tunecost.config import CampaignConfig, ScenarioSet, load_config
 from tunecost.simulate import simulate
-from tunecost.simulate._resolve import resolve
-from tunecost.simulate._vectorized import build_jobs
+from tunecost.simulate.pipeline import build_jobs, resolve
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _draws(campaign: CampaignConfig, n_reps: int) -> float:
     resolved = resolve(campaign)
-    probe = build_jobs(resolved, 1, np.random.default_rng(0))
+    probe = build_jobs(resolved, 1, rng=np.random.default_rng(0))
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     for study, n in zip(resolved.studies, _trials_per_instance(probe, resolved), strict=True):
@@ -54,7 +53,8 @@ def main() -> None:
             result = simulate(campaign, replicates=args.replicates, seed=0)
             seconds = time.perf_counter() - t0
             draw_seconds = _draws(campaign, args.replicates)
-            jobs = build_jobs(resolve(campaign), 1, np.random.default_rng(0)).duration_h.shape[1]
+            probe = build_jobs(resolve(campaign), 1, rng=np.random.default_rng(0))
+            jobs = probe.duration_h.shape[1]
             print(json.dumps({
                 "config": f"{path.name}:{campaign.name}",
                 "replicates": result.replicates,

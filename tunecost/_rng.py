@@ -33,3 +33,23 @@ def as_generator(rng: RngLike) -> np.random.Generator:
 def spawn(rng: RngLike, n: int) -> list[np.random.Generator]:
     """Return ``n`` statistically independent child generators of ``rng``."""
     return as_generator(rng).spawn(n)
+
+
+def root_sequence(rng: RngLike) -> np.random.SeedSequence:
+    """The root ``SeedSequence`` of a run, from which every stream is spawned.
+
+    An int or a ``SeedSequence`` is the root itself (same seed, same results in any
+    process); a ``Generator`` gives one draw of four 64-bit words (so the caller's stream
+    moves on); ``None`` takes fresh entropy from the OS. Either way ``root.entropy`` says
+    how to reproduce the run.
+
+    Example:
+        >>> root_sequence(2019).entropy
+        2019
+    """
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
+    as_generator(rng)  # the type check, one rule for every rng argument
+    return np.random.SeedSequence(rng)

@@ -32,11 +32,13 @@ from tunecost.units import G_PER_KG, HOURS_PER_YEAR, LBS_PER_KG, W_PER_KW
 
 __all__ = [
     "co2e_kg",
+    "co2e_kg_integrated",
     "co2e_lbs",
     "cloud_cost_usd",
     "electricity_cost_usd",
     "embodied_co2e_kg",
     "energy_kwh",
+    "facility_energy_kwh",
     "it_power_w",
     "kg_to_lbs",
     "lbs_to_kg",
@@ -97,10 +99,43 @@ def energy_kwh(hours: ArrayLike, power_w: ArrayLike, *, pue: ArrayLike = 1.0) ->
     )
 
 
+def facility_energy_kwh(it_energy_kwh: ArrayLike, *, pue: ArrayLike = 1.0) -> FloatOrArray:
+    """Facility energy of IT equipment that used ``it_energy_kwh``, kWh (``× pue``).
+
+    The same rule as :func:`energy_kwh`, for energy already summed over intervals of
+    different power (what a schedule of many jobs used).
+    """
+    return _checked("it_energy_kwh", it_energy_kwh) * _checked("pue", pue, minimum=1.0)
+
+
 def co2e_kg(energy_kwh: ArrayLike, g_co2e_per_kwh: ArrayLike) -> FloatOrArray:
     """Operational emissions of consuming ``energy_kwh`` at a grid intensity, kg CO2e."""
     return (
         _checked("energy_kwh", energy_kwh) * _checked("g_co2e_per_kwh", g_co2e_per_kwh) / G_PER_KG
+    )
+
+
+def co2e_kg_integrated(
+    power_w: ArrayLike, intensity_integral: ArrayLike, *, pue: ArrayLike = 1.0
+) -> FloatOrArray:
+    """Operational emissions of drawing IT ``power_w`` over a period in which the grid's
+    intensity integrates to ``intensity_integral`` (g·h/kWh, e.g.
+    :meth:`tunecost.carbon.IntensitySeries.integral`), kg CO2e.
+
+    With a constant intensity ``g`` over ``hours`` this is :func:`co2e_kg` of
+    :func:`energy_kwh`: ``intensity_integral = g × hours``.
+
+    Example:
+        >>> a = co2e_kg_integrated(500.0, 400.0 * 2, pue=1.5)
+        >>> a == co2e_kg(energy_kwh(2, 500.0, pue=1.5), 400.0)
+        True
+    """
+    return (
+        _checked("power_w", power_w)
+        / W_PER_KW
+        * _checked("intensity_integral", intensity_integral)
+        * _checked("pue", pue, minimum=1.0)
+        / G_PER_KG
     )
 
 

@@ -137,9 +137,9 @@ def test_conditions_refuse_cycles() -> None:
 
 def test_optuna_is_asked_only_the_active_params() -> None:
     optuna = pytest.importorskip("optuna")
-    from tunecost.replay.optuna_replay import distributions
-    from tunecost.replay.surrogate import Surrogate
     from tunecost.report_schedule import ReportSchedule
+    from tunecost.simulate.events.optuna_replay import distributions
+    from tunecost.simulate.events.surrogate import Surrogate
 
     cal = fit_calibration(_branch_records(), n_folds=4)
     surrogate = Surrogate(ReportSchedule(every=1, resource=3), calibration=cal, duration=None)
@@ -202,7 +202,7 @@ def test_conditional_calibration_replays_an_optuna_study(tmp_path: Path, energy:
     measured energy and duration-only (power then from the catalog)."""
     pytest.importorskip("optuna")
     from tunecost.config import CampaignConfig
-    from tunecost.replay import replay
+    from tunecost.simulate import simulate
 
     recs = [r if energy else r.model_copy(update={"energy_j": None})
             for r in _branch_records()]
@@ -216,7 +216,7 @@ def test_conditional_calibration_replays_an_optuna_study(tmp_path: Path, energy:
                                   "report": None,
                                   "sampler": {"name": "TPESampler", "kwargs": {}},
                                   "pruner": {"name": "NopPruner", "kwargs": {}}}}]})
-    r = replay(cfg, replicates=2, seed=0)
+    r = simulate(cfg, engine="replay", replicates=2, seed=0)
     assert (r.metrics["n_trials"] == 12).all()
     kwh, gpu_h = r.metrics["energy_kwh"], r.metrics["gpu_hours"]
     assert np.all(np.isfinite(kwh)) and np.all(kwh > 0)

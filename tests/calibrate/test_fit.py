@@ -385,7 +385,7 @@ def test_real_pruned_study_calibrates_on_every_trial(tmp_path: Path) -> None:
     # The objective reports epochs 1..12 as Optuna's ``range(12)`` loop does, 0..11: the
     # schedule counts the work and maps it back, so a replay reports the same numbers.
     assert cal.report_schedule == ReportSchedule(every=1, resource=12, offset=1)
-    from tunecost.replay.surrogate import Surrogate
+    from tunecost.simulate.events.surrogate import Surrogate
 
     d = Surrogate(cal.report_schedule, calibration=cal, duration=None).draw(
         cal.sample_params(3, rng=1), 3, rng=2)

@@ -7,7 +7,7 @@ import pytest
 from tunecost.config import CampaignConfig
 from tunecost.reports.breakdown import breakdown
 from tunecost.simulate import simulate
-from tunecost.simulate._resolve import resolve
+from tunecost.simulate.pipeline import resolve
 
 
 def test_breakdown_rows_and_multiplier() -> None:

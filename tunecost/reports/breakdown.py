@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tunecost import accounting
 from tunecost.simulate import CampaignResult
 from tunecost.simulate._resolve import ResolvedCampaign, _expected_trial
 from tunecost.summary import format_figure, summarize
@@ -93,7 +94,7 @@ def breakdown(result: CampaignResult, campaign: ResolvedCampaign, *, bins: int =
     one = {
         "gpu_hours": np.array([ref_h * ref.gpus]),
         "energy_kwh": np.array([ref_kwh]),
-        "co2e_kg": np.array([ref_kwh * campaign.g_co2e_per_kwh / 1000.0]),
+        "co2e_kg": np.array([accounting.co2e_kg(ref_kwh, campaign.g_co2e_per_kwh)]),
         "cost_usd": np.array([ref_h * ref.gpus * ref.usd_per_accelerator_hour]),
         "electricity_usd": np.array([ref_kwh * campaign.usd_per_kwh]),
     }

@@ -571,7 +571,7 @@ def _build(
     unit = "GPU-hours"
     if campaign_cfg is not None:
         from tunecost.simulate import KEEP_REPLICATES_MAX, simulate
-        from tunecost.simulate._resolve import resolve
+        from tunecost.simulate.pipeline import resolve
 
         n_reps = replicates if replicates is not None else campaign_cfg.replicates
         if n_reps > KEEP_REPLICATES_MAX:

@@ -30,11 +30,23 @@ from typing import Any
 
 import numpy as np
 
+from tunecost import accounting
+from tunecost._rng import as_generator
 from tunecost.config import CampaignConfig, StudyConfig
 from tunecost.durations import Uniform
 from tunecost.exceptions import ConfigError, MissingExtraError
-from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy, resolve
-from tunecost.simulate._vectorized import SKIPPED, Jobs, account, build_jobs, schedule
+from tunecost.simulate.pipeline import (
+    SKIPPED,
+    Jobs,
+    ResolvedCampaign,
+    ResolvedStudy,
+    apply_crashes,
+    build_jobs,
+    resolve,
+    schedule,
+    totals,
+    usage,
+)
 from tunecost.units import S_PER_H
 
 __all__ = [
@@ -281,14 +293,15 @@ class TotalsModel:
     def _jobs(self, spread: float) -> Jobs:
         key = round(spread, 12)
         if key not in self._cache:
-            rng = np.random.default_rng(self.seed)
-            self._cache[key] = build_jobs(self._variant(spread), self.replicates, rng)
+            rng = as_generator(self.seed)
+            self._cache[key] = build_jobs(self._variant(spread), self.replicates, rng=rng)
         return self._cache[key]
 
     def _crash_draws(self, jobs: Jobs) -> tuple[np.ndarray, np.ndarray]:
         """Fixed uniforms ``(R, J)`` deciding crashes, and each job's crash length, hours."""
         if self._crash is None:
-            rng = np.random.default_rng([self.seed, 1])
+            # A stream of its own, apart from the jobs' (seeded by `seed` alone).
+            rng = as_generator(np.random.SeedSequence([self.seed, 1]))
             u = rng.random(jobs.duration_h.shape)
             crash_h = np.empty(jobs.duration_h.shape)
             for si, rs in enumerate(self._big.studies):
@@ -335,19 +348,11 @@ class TotalsModel:
         keep = self._keep(jobs, k)  # (P, J)
         rows = np.repeat(np.arange(P), R)  # point of each stacked row
         crashed = (u[None] < np.minimum(p_job, 0.99)[:, None, :]).reshape(P * R, J)
-        dur = np.tile(jobs.duration_h, (P, 1))
-        state = np.tile(jobs.state, (P, 1))
-        multi = np.bincount(jobs.instance * (jobs.trial.max() + 1) + jobs.trial).max() > 1
-        if multi:  # a crash ends its trial: later jobs of the trial are skipped
-            dead: dict[tuple[int, int], np.ndarray] = {}
-            for j in range(J):
-                key = (int(jobs.instance[j]), int(jobs.trial[j]))
-                gone = dead.get(key, np.zeros(P * R, dtype=bool))
-                crashed[:, j] &= ~gone
-                state[gone, j] = SKIPPED
-                dead[key] = gone | crashed[:, j]
-        dur = np.where(crashed, np.minimum(np.tile(crash_h, (P, 1)), dur), dur)
-        state = np.where(crashed, 2, state)
+        # The simulator's crash rule, over every job of every instance: a trial is keyed by
+        # its instance and its index within it.
+        trial_key = jobs.instance * (int(jobs.trial.max()) + 1) + jobs.trial
+        dur, state = apply_crashes(np.tile(jobs.duration_h, (P, 1)), np.tile(jobs.state, (P, 1)),
+                                   crashed, np.tile(crash_h, (P, 1)), trial_key)
         runs = keep[rows] & (state != SKIPPED)
         stacked = dataclasses.replace(
             jobs,
@@ -361,7 +366,7 @@ class TotalsModel:
         )
         sched = schedule(stacked, self.config.workers,
                          sequential=self.config.schedule == "sequential")
-        chunk, _ = account(self.base, stacked, sched)
+        chunk = totals(self.base, usage(self.base, stacked, sched))
         return {t: v.reshape(P, R) for t, v in chunk.campaign.items()}
 
     def evaluate(
@@ -437,7 +442,7 @@ def _scaled(m: Mapping[str, np.ndarray], pue: np.ndarray, power: np.ndarray,
     if ci0 > 0:
         co2 = m["co2e_kg"] * f_energy * ci[:, None] / ci0
     else:  # intensity assumed 0: CO2e is energy × the point's intensity
-        co2 = energy * ci[:, None] / 1000.0
+        co2 = np.asarray(accounting.co2e_kg(energy, ci[:, None]))
     return {
         "energy_kwh": energy,
         "co2e_kg": co2,
@@ -449,7 +454,7 @@ def _scaled(m: Mapping[str, np.ndarray], pue: np.ndarray, power: np.ndarray,
 
 def _typical_s(rs: ResolvedStudy) -> float:
     if rs.calibration is not None:
-        rng = np.random.default_rng(0)
+        rng = as_generator(0)
         params = rs.calibration.sample_params(1024, rng=rng)
         return float(rs.calibration.predict_duration_s(params).mean())
     return S_PER_H

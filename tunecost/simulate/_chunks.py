@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from tunecost._rng import as_generator
+from tunecost.simulate._draw import Jobs, build_jobs
+from tunecost.simulate._list_scheduler import Schedule, schedule, usage
 from tunecost.simulate._resolve import ResolvedCampaign
-from tunecost.simulate._vectorized import METRICS, Jobs, Schedule, account, build_jobs, schedule
+from tunecost.simulate._totals import METRICS, STUDY_METRICS, totals
 from tunecost.summary import StreamingSummary
-
-STUDY_METRICS = tuple(k for k in METRICS if k != "wall_clock_h")
-"""Metrics reported per study (a study has no wall clock of its own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +43,12 @@ class ChunkPartial:
 
     ``values`` maps each campaign metric and ``tuning_multiplier`` to an ``(m,)`` array or a
     :class:`StreamingSummary`; ``studies`` maps each study metric to an ``(S, m)`` array or
-    a list of ``S`` summaries. ``ledger`` is ``(jobs, schedule, per_job)`` of replicate 0.
+    a list of ``S`` summaries. ``ledger`` is ``(jobs, schedule)`` of replicate 0.
     """
 
     values: dict[str, Any]
     studies: dict[str, Any]
-    ledger: tuple[Jobs, Schedule, dict[str, np.ndarray]] | None = None
+    ledger: tuple[Jobs, Schedule] | None = None
 
 
 def _first_replicate(obj: Any) -> Any:
@@ -67,9 +67,9 @@ def _first_replicate(obj: Any) -> Any:
 def run_chunk(campaign: ResolvedCampaign, task: ChunkTask) -> ChunkPartial:
     """Simulate one chunk of replicates and return its mergeable results."""
     cfg = campaign.config
-    jobs = build_jobs(campaign, task.replicates, np.random.default_rng(task.seed))
+    jobs = build_jobs(campaign, task.replicates, rng=as_generator(task.seed))
     sched = schedule(jobs, cfg.workers, sequential=cfg.schedule == "sequential")
-    chunk, per_job = account(campaign, jobs, sched)
+    chunk = totals(campaign, usage(campaign, jobs, sched))
     values = {k: chunk.campaign[k] for k in METRICS}
     ref_kwh = campaign.reference_energy_kwh
     # A reference run that draws no power (a CPU-only study at 0 W) has no multiplier: NaN,
@@ -82,11 +82,7 @@ def run_chunk(campaign: ResolvedCampaign, task: ChunkTask) -> ChunkPartial:
     studies = {k: chunk.studies[k] for k in STUDY_METRICS}
     ledger = None
     if task.ledger:
-        ledger = (
-            _first_replicate(jobs),
-            _first_replicate(sched),
-            {k: v[:1] for k, v in per_job.items()},
-        )
+        ledger = (_first_replicate(jobs), _first_replicate(sched))
     if task.keep:
         return ChunkPartial(values, studies, ledger)
     return ChunkPartial(

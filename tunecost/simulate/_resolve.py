@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import ValidationError
 
-from tunecost import catalog
+from tunecost import accounting, catalog
 from tunecost._errors import one_line
+from tunecost._rng import as_generator
 from tunecost.calibrate.fit import Calibration, ParamSpace
 from tunecost.carbon import IntensitySeries, load_intensity_series
 from tunecost.config import (
@@ -265,7 +266,7 @@ def _expected_trial(study: ResolvedStudy) -> tuple[float, float]:
     """Mean full-fidelity duration, h, and mean IT power, kW, of one trial of ``study``."""
     if study.calibration is not None:
         # No closed form over the search space: a fixed-seed sample of 4,096 trials.
-        rng = np.random.default_rng(0)
+        rng = as_generator(0)
         params = study.calibration.sample_params(4096, rng=rng)
         duration_s, energy_j = study.calibration.sample_costs(params, rng=rng)
         accel_kw = (
@@ -321,7 +322,7 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
     ref = next(s for s in studies if s.name == ref_name)
     mean_h, power_kw = _expected_trial(ref)
     ref_h = mean_h if config.reference_run.duration_h is None else config.reference_run.duration_h
-    ref_kwh = ref_h * power_kw * pue
+    ref_kwh = float(accounting.energy_kwh(ref_h, power_kw * W_PER_KW, pue=pue))
     how = (
         f"one full-fidelity trial of {ref_name!r}: "
         f"{f'{ref_h:,.2f}' if ref_h >= 1 else f'{ref_h:.3g}'} h × "

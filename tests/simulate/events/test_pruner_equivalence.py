@@ -18,13 +18,13 @@ import pytest
 
 from tunecost.calibrate import read_records
 from tunecost.config import CampaignConfig
-from tunecost.replay import Timeline
-from tunecost.replay._trials import TrialBank
-from tunecost.replay.engine import _run, _Study
-from tunecost.replay.schedulers import ASHAPolicy
-from tunecost.simulate._resolve import resolve
+from tunecost.simulate.events import Timeline
+from tunecost.simulate.events._trials import TrialBank
+from tunecost.simulate.events.engine import _run, _Study
+from tunecost.simulate.events.schedulers import ASHAPolicy
+from tunecost.simulate.pipeline import resolve
 
-STUDIES = Path(__file__).resolve().parents[2] / "studies"
+STUDIES = Path(__file__).resolve().parents[3] / "studies"
 CPU = (STUDIES / "fidelity_cpu" / "data" / "calibration.jsonl",
        STUDIES / "fidelity_cpu" / "calib.json")       # every epoch, 1..12
 H200 = (STUDIES / "h200_transformer_lm" / "data" / "calib_random.jsonl",

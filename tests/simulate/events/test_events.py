@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tunecost.replay import EventQueue, Timeline
-from tunecost.replay._events import BUSY, WAITING
+from tunecost.simulate.events import EventQueue, Timeline
+from tunecost.simulate.events._queue import BUSY, WAITING
 
 
 def test_equal_times_pop_first_in_first_out():

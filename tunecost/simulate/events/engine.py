@@ -1,75 +1,107 @@
-"""The event-driven replay: real search algorithms on a simulated clock with N workers.
+"""The event engine: real search algorithms on a simulated clock with N workers.
 
-:func:`replay` runs each replicate as one discrete-event simulation. Every study instance is a
-*policy* (:class:`~tunecost.replay._job.Policy`): a real Optuna study asked and told
-(:mod:`~tunecost.replay.optuna_replay`), a Ray Tune scheduler
-(:mod:`~tunecost.replay.schedulers`), or the plan of a vectorised strategy
-(:mod:`~tunecost.replay._plan`). When a worker frees, it asks the policies for work (in study
-order; with ``schedule: sequential`` only the current study instance); a job runs on it until
-its end or until the policy stops it at a checkpoint (a pruned trial, a rung). A worker told to
-wait (a synchronisation point) or holding a job whose dependencies are running draws idle
-power; one with nothing left is idle and uncharged (unless the pool is reserved).
+:func:`run_events` runs each replicate as one discrete-event simulation. Every study instance
+is a *policy* (:class:`~tunecost.simulate.events._job.Policy`): a real Optuna study asked and
+told (:mod:`~tunecost.simulate.events.optuna_replay`), a Ray Tune scheduler
+(:mod:`~tunecost.simulate.events.schedulers`), or the plan of a vectorised strategy
+(:mod:`~tunecost.simulate.events._plan`). When a worker frees, it asks the policies for work
+(in study order; with ``schedule: sequential`` only the current study instance); a job runs
+on it until its end or until the policy stops it at a checkpoint (a pruned trial, a rung). A
+worker told to wait (a synchronisation point) or holding a job whose dependencies are running
+draws idle power; one with nothing left is idle and uncharged (unless the pool is reserved).
+Before each trial of a real search algorithm the slot spends the framework's overhead
+(sampler, storage, trial start-up; measured on the calibration study or given as
+``trial_overhead_s``) at its idle power: in the wall clock, the energy
+(``overhead_energy_kwh``) and the dollars, not in GPU-hours.
 
-Energy, CO2e and dollars follow the vectorised path's accounting exactly (same formulas, same
-:class:`~tunecost.simulate.CampaignResult`, same summary JSON with ``engine: "replay"``):
-
-- busy: ``duration_h × busy_kw × PUE`` per job, busy power per trial from the calibration
-  (accelerator) plus the host share, or from the power model;
-- waiting: ``wait_h × idle_kw × PUE`` per waiting interval;
-- overhead: the framework's time before each trial of a real search algorithm (sampler,
-  storage, trial start-up; measured on the calibration study or given as
-  ``trial_overhead_s``), at the slot's idle power: in the wall clock, the energy
-  (``overhead_energy_kwh``) and the dollars, not in GPU-hours;
-- CO2e: energy × grid intensity, or the integral of the hourly series over each interval;
-- dollars: ``(busy + waiting hours) × gpus × rate``; a reserved pool pays and powers every slot
-  for the whole wall clock.
-
-Replicates are a Python loop (each is a sequential event simulation); the root seed spawns one
-stream per replicate, and each study instance one stream from that, which seeds its sampler.
+A replicate's timeline is reduced to a :class:`~tunecost.simulate._totals.Usage` and
+accounted by :func:`~tunecost.simulate._totals.totals`, the vectorised engine's accounting
+step, so both engines apply PUE, CO2e and prices by the same code. Each replicate has its own
+stream spawned from the root seed, and each study instance one stream from that, which seeds
+its sampler.
 """
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tunecost._atomic import atomic_open
+from tunecost._rng import as_generator
 from tunecost.calibrate.fit import Calibration
 from tunecost.calibrate.records import read_records
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
-from tunecost.replay._events import BUSY, IDLE, OVERHEAD, WAITING, EventQueue, Timeline
-from tunecost.replay._job import WAIT, Job, Policy
-from tunecost.replay._plan import PlanPolicy
-from tunecost.replay._trials import TrialBank
-from tunecost.replay.optuna_replay import OptunaPolicy
-from tunecost.replay.schedulers import (
+from tunecost.report_schedule import ReportSchedule
+from tunecost.simulate._ledger import job_costs, write_ledger
+from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy, resolve
+from tunecost.simulate._result import CampaignResult, StudyResult, assumptions
+from tunecost.simulate._totals import METRICS, Usage, totals
+from tunecost.simulate.events._job import WAIT, Job, Policy
+from tunecost.simulate.events._plan import PlanPolicy
+from tunecost.simulate.events._queue import BUSY, IDLE, OVERHEAD, WAITING, EventQueue, Timeline
+from tunecost.simulate.events._trials import TrialBank
+from tunecost.simulate.events.optuna_replay import OptunaPolicy
+from tunecost.simulate.events.schedulers import (
     ASHAPolicy,
     HyperBandPolicy,
     MedianStoppingPolicy,
     PBTPolicy,
 )
-from tunecost.replay.surrogate import Surrogate, fit_curve
-from tunecost.report_schedule import ReportSchedule
-from tunecost.simulate._resolve import (
-    ResolvedCampaign,
-    ResolvedStudy,
-    replicates_and_seed,
-    resolve,
-)
+from tunecost.simulate.events.surrogate import Surrogate, fit_curve
 from tunecost.strategies import OptunaSearch, RayTuneSearch
+from tunecost.strategies._replay import ReplayOnly
 from tunecost.units import S_PER_H
 
-__all__ = ["TIMELINE_COLUMNS", "needs_replay", "replay", "report_schedule"]
+__all__ = ["MAX_REPLAY_TRIALS", "TIMELINE_COLUMNS", "needs_replay", "report_schedule",
+           "run_events"]
 
 TIMELINE_COLUMNS = ("worker", "start_s", "end_s", "state", "power_w", "study", "trial")
 
-_METRICS = ("n_trials", "gpu_hours", "wall_clock_h", "energy_kwh", "co2e_kg", "cost_usd",
-            "electricity_usd", "waiting_energy_kwh", "overhead_energy_kwh")
+_METRICS = (*METRICS, "overhead_energy_kwh")
+
+
+MAX_REPLAY_TRIALS = 1_000_000
+"""Most trials (over all replicates) one replay may run: each is a real sampler's ask and tell
+(milliseconds, more as a study grows), so a million is already an hour or more."""
+
+MAX_RESERVED_REPLAY_WORKERS = 1_000_000
+"""Most slots of a reserved pool the replay keeps state for (an unreserved pool is cut to the
+trials it can run at once, which gives the same result)."""
+
+
+def _trials(campaign: ResolvedCampaign) -> int:
+    """Trials of one replicate: a real search algorithm's budget, a plan's trial count."""
+    rng = as_generator(0)
+    return sum(
+        s.count * (s.strategy.n_trials if isinstance(s.strategy, ReplayOnly)
+                   else s.strategy.plan(1, rng=rng).n_trials)
+        for s in campaign.studies
+    )
+
+
+def _sized(config: CampaignConfig, trials: int, n_reps: int) -> CampaignConfig:
+    """``config`` for the replay, its size checked first: refused above
+    :data:`MAX_REPLAY_TRIALS`, and an unreserved pool cut to its ``trials``."""
+    if trials * n_reps > MAX_REPLAY_TRIALS:
+        raise ConfigError(
+            f"the replay runs every trial of every replicate through the real search "
+            f"algorithm: {trials:,} trials × {n_reps:,} replicates = {trials * n_reps:,}, above "
+            f"{MAX_REPLAY_TRIALS:,}; fewer replicates (--replicates) or trials, or "
+            "--engine vectorized"
+        )
+    if config.workers > trials:
+        if not config.reserved:  # slots beyond the trials never run one: same result
+            return config.model_copy(update={"workers": max(trials, 1)})
+        if config.workers > MAX_RESERVED_REPLAY_WORKERS:
+            raise ConfigError(
+                f"`workers <= {MAX_RESERVED_REPLAY_WORKERS:,}` must hold for a reserved pool "
+                f"in the replay engine, but got workers={config.workers:,}"
+            )
+    return config
 
 
 def needs_replay(config: CampaignConfig) -> bool:
@@ -318,107 +350,90 @@ def _run(policies: list[Policy], n_workers: int, *, sequential: bool, tl: Timeli
     return wall[0]
 
 
-def _account(campaign: ResolvedCampaign, tl: Timeline, wall_s: float, inst_study: np.ndarray,
-             n_trials: np.ndarray, out: dict[str, np.ndarray], per_study: dict[str, np.ndarray],
-             r: int) -> None:
-    """Totals of one replicate into ``out[metric][r]`` and ``per_study[metric][:, r]``."""
-    pue = campaign.pue
+def _usage(campaign: ResolvedCampaign, tl: Timeline, wall_s: float, inst_study: np.ndarray,
+           n_trials: np.ndarray) -> Usage:
+    """What one replicate used (``m = 1``): the timeline's intervals summed per study."""
     n_st = len(campaign.studies)
-    gpus = np.array([s.gpus for s in campaign.studies], dtype=float)
-    rate = np.array([s.usd_per_accelerator_hour for s in campaign.studies])
     st = np.asarray(tl.study, dtype=np.int64)
     state = np.asarray(tl.state, dtype=np.int64)
     start_h = np.asarray(tl.start_s) / S_PER_H
     end_h = np.asarray(tl.end_s) / S_PER_H
     kw = np.asarray(tl.power_kw)
-    charged = state != IDLE
-    waiting = state == WAITING
-    overhead = state == OVERHEAD
-    if (waiting & np.isnan(kw)).any():
-        s = campaign.studies[inst_study[st[waiting & np.isnan(kw)][0]]]
-        raise ConfigError(
-            f"study {s.name!r} waits at synchronisation points, but the catalog has no idle "
-            f"power for {s.accelerators[0]!r}; set power.idle_w"
-        )
     hours = end_h - start_h
-    kwh = np.where(charged, hours * np.nan_to_num(kw) * pue, 0.0)
-    if campaign.series is None:
-        co2 = kwh * campaign.g_co2e_per_kwh / 1000.0
-    else:
-        co2 = np.where(charged, np.nan_to_num(kw) * pue
-                       * campaign.series.integral(start_h, end_h), 0.0) / 1000.0
+    charged = state != IDLE
+    # Waiting at unknown idle power stays NaN (the accounting refuses it); idle is uncharged.
+    it_kwh = np.where(charged, hours * kw, 0.0)
     study_of = inst_study[st] if st.size else st
-    onehot = (study_of[None, :] == np.arange(n_st)[:, None]).astype(float)  # (S, intervals)
-    busy_h = np.where(state == BUSY, hours, 0.0)
-    paid_h = np.where(charged, hours, 0.0)
-    per = {
-        "n_trials": np.bincount(inst_study, weights=n_trials, minlength=n_st),
-        "gpu_hours": (onehot @ busy_h) * gpus,
-        "energy_kwh": onehot @ kwh,
-        "waiting_energy_kwh": onehot @ np.where(waiting, kwh, 0.0),
-        "overhead_energy_kwh": onehot @ np.where(overhead, kwh, 0.0),
-        "co2e_kg": onehot @ co2,
-        "cost_usd": (onehot @ paid_h) * gpus * rate,
-    }
-    per["electricity_usd"] = per["energy_kwh"] * campaign.usd_per_kwh
+    masks = [study_of == s for s in range(n_st)]
+
+    def by_study(per_interval: np.ndarray) -> np.ndarray:  # (n,) -> (S, 1)
+        return np.array([[per_interval[mask].sum()] for mask in masks]).reshape(n_st, 1)
+
+    g = None
+    if campaign.series is not None:
+        grid = np.where(charged, kw * campaign.series.integral(start_h, end_h), 0.0)
+        total = by_study(it_kwh)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = np.where(total > 0, by_study(grid) / total, campaign.g_co2e_per_kwh)
     wall_h = wall_s / S_PER_H
-    reserved_kwh, reserved_cost = 0.0, None
-    if campaign.config.reserved:
-        s0 = campaign.studies[0]
-        if np.isnan(s0.idle_kw[0]):
-            raise ConfigError(f"a reserved pool draws idle power, but the catalog has none for "
-                              f"{s0.accelerators[0]!r}; set power.idle_w")
-        idle_h = max(campaign.config.workers * wall_h - float(paid_h.sum()), 0.0)
-        reserved_kwh = idle_h * float(s0.idle_kw[0]) * pue
-        reserved_cost = campaign.config.workers * s0.gpus * wall_h * s0.usd_per_accelerator_hour
-    for k, v in per.items():
-        per_study[k][:, r] = v
-    energy = float(per["energy_kwh"].sum()) + reserved_kwh
-    out["n_trials"][r] = per["n_trials"].sum()
-    out["gpu_hours"][r] = per["gpu_hours"].sum()
-    out["wall_clock_h"][r] = wall_h
-    out["energy_kwh"][r] = energy
-    out["co2e_kg"][r] = per["co2e_kg"].sum() + reserved_kwh * campaign.g_co2e_per_kwh / 1000.0
-    out["cost_usd"][r] = per["cost_usd"].sum() if reserved_cost is None else reserved_cost
-    out["electricity_usd"][r] = energy * campaign.usd_per_kwh
-    out["waiting_energy_kwh"][r] = per["waiting_energy_kwh"].sum() + reserved_kwh
-    out["overhead_energy_kwh"][r] = per["overhead_energy_kwh"].sum()
+    paid_h = np.where(charged, hours, 0.0)
+    return Usage(
+        n_trials=np.bincount(inst_study, weights=n_trials, minlength=n_st).reshape(n_st, 1),
+        busy_h=by_study(np.where(state == BUSY, hours, 0.0)),
+        busy_it_kwh=by_study(np.where(state == BUSY, it_kwh, 0.0)),
+        waiting_it_kwh=by_study(np.where(state == WAITING, it_kwh, 0.0)),
+        paid_h=by_study(paid_h),
+        wall_clock_h=np.array([wall_h]),
+        unused_slot_h=np.array([max(campaign.config.workers * wall_h - float(paid_h.sum()),
+                                    0.0)]),
+        overhead_it_kwh=by_study(np.where(state == OVERHEAD, it_kwh, 0.0)),
+        g_co2e_per_kwh=g,
+    )
 
 
-def replay(
+def run_events(
     config: CampaignConfig,
     *,
-    replicates: int | None = None,
-    seed: int | None = None,
+    replicates: int,
+    root: np.random.SeedSequence,
     ledger: str | Path | None = None,
     timeline: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> Any:
+    chunk_size: int | None = None,
+    backend: Any = "local",
+    address: str | None = None,
+    keep_replicates: bool | None = None,
+) -> CampaignResult:
     """Replay ``replicates`` runs of a campaign, event by event, with the real algorithms.
 
+    Strategies of the vectorised kinds are replayed through their plans, ``optuna`` and
+    ``ray_tune`` through the real algorithms. Arguments as
+    :func:`tunecost.simulate.simulate`'s; besides:
+
     Args:
-        config: the campaign; strategies of every kind but ``nas``-style plans are replayed
-            through their plans, ``optuna`` and ``ray_tune`` through the real algorithms.
-        replicates: independent replicates (default: the config's); a Python loop.
-        seed: root seed (default: the config's); same seed, identical results.
-        ledger: write replicate 0's per-job rows to this CSV (the vectorised ledger's columns).
         timeline: write replicate 0's per-worker intervals to this CSV (``worker, start_s,
             end_s, state, power_w, study, trial``) and a Gantt chart of them, coloured by
             power, beside it with the suffix ``.png``.
-        progress: called as ``progress(done, total)`` after each replicate.
 
     Returns:
         A :class:`~tunecost.simulate.CampaignResult` (``engine == "replay"``, chunk size 1).
 
     Raises:
-        ConfigError: a setting the replay does not model (crashes, preemption), a replicate
-            or seed out of range, a sampler's kwargs, a waiting slot without idle power.
+        ConfigError: a setting the replay does not model (crashes, preemption), a sampler's
+            kwargs, a waiting slot without idle power, a run above :data:`MAX_REPLAY_TRIALS`.
         MissingExtraError: the sampler needs a package that is not installed.
     """
-    from tunecost.simulate import CampaignResult, StudyResult, _assumptions
-
-    n_reps, root_seed = replicates_and_seed(config, replicates, seed)
+    if backend != "local" or chunk_size is not None or keep_replicates is False:
+        raise ConfigError(
+            "the replay engine runs its replicates one by one in this process and keeps "
+            f"them all: backend='local' and no chunk_size, but got backend={backend!r}, "
+            f"chunk_size={chunk_size!r}, keep_replicates={keep_replicates!r}"
+        )
+    workers = config.workers
+    n_reps = replicates
     campaign = resolve(config)
+    config = _sized(config, _trials(campaign), n_reps)
+    campaign = dataclasses.replace(campaign, config=config)
     _check(campaign)
     studies = [_Study(s) for s in campaign.studies]
     inst_study = np.array([i for i, s in enumerate(campaign.studies) for _ in range(s.count)],
@@ -426,62 +441,72 @@ def replay(
     n_st = len(campaign.studies)
     out = {k: np.zeros(n_reps) for k in _METRICS}
     per_study = {k: np.zeros((n_st, n_reps)) for k in _METRICS if k != "wall_clock_h"}
-    streams = np.random.SeedSequence(root_seed).spawn(n_reps)
+    streams = root.spawn(n_reps)
     sequential = config.schedule == "sequential"
     for r, stream in enumerate(streams):
-        rngs = np.random.default_rng(stream).spawn(len(inst_study))
+        rngs = as_generator(stream).spawn(len(inst_study))
         policies = [studies[s].policy(g) for s, g in zip(inst_study, rngs, strict=True)]
         tl = Timeline()
         wall_s = _run(policies, config.workers, sequential=sequential, tl=tl)
         n_trials = np.array([studies[s].n_trials(p) for s, p in zip(inst_study, policies,
                                                                        strict=True)], float)
-        _account(campaign, tl, wall_s, inst_study, n_trials, out, per_study, r)
+        t = totals(campaign, _usage(campaign, tl, wall_s, inst_study, n_trials))
+        for k in _METRICS:
+            out[k][r] = t.campaign[k][0]
+            if k != "wall_clock_h":
+                per_study[k][:, r] = t.studies[k][:, 0]
         if r == 0 and ledger is not None:
             _write_ledger(Path(ledger), campaign, tl, inst_study)
         if r == 0 and timeline is not None:
-            from tunecost.replay.timeline import write_timeline
+            from tunecost.simulate.events.timeline import write_timeline
 
             write_timeline(Path(timeline), tl, [campaign.studies[s].name for s in inst_study])
         if progress is not None:
             progress(r + 1, n_reps)
-    return CampaignResult(
+    ref_kwh = campaign.reference_energy_kwh
+    result = CampaignResult(
         name=config.name,
         replicates=n_reps,
-        seed=root_seed,
+        seed=root.entropy,
         chunk_size=1,
         metrics=out,
-        tuning_multiplier=out["energy_kwh"] / campaign.reference_energy_kwh,
-        reference_energy_kwh=campaign.reference_energy_kwh,
+        tuning_multiplier=out["energy_kwh"] / ref_kwh if ref_kwh > 0
+        else np.full(n_reps, np.nan),
+        reference_energy_kwh=ref_kwh,
         reference_how=campaign.reference_how,
         studies=[StudyResult(s.name, s.count, {k: v[i] for k, v in per_study.items()})
                  for i, s in enumerate(campaign.studies)],
-        assumptions=_assumptions(campaign),
+        assumptions=assumptions(campaign),
         engine="replay",
     )
+    result.assumptions["workers"] = workers  # as given, not as cut
+    return result
 
 
 def _write_ledger(path: Path, campaign: ResolvedCampaign, tl: Timeline,
                   inst_study: np.ndarray) -> None:
     """Replicate 0's jobs in the vectorised ledger's columns (per-job energy without waits:
     in the replay, waiting belongs to a worker's timeline, not to a job)."""
-    from tunecost.simulate import LEDGER_COLUMNS
+    n = len(tl.job_trial)
+    study = inst_study[np.asarray(tl.job_instance, dtype=np.int64)] if n else np.zeros(0, int)
+    start_h = np.asarray(tl.job_start_s) / S_PER_H
+    dur_h = (np.asarray(tl.job_end_s) - np.asarray(tl.job_start_s)) / S_PER_H
+    zero = np.zeros(n)
+    energy, co2, cost = job_costs(campaign, study, start_h, dur_h, zero,
+                                  np.asarray(tl.job_busy_kw), zero)
 
-    pue = campaign.pue
-    with atomic_open(path, newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(LEDGER_COLUMNS)
-        for j in range(len(tl.job_trial)):
-            study = campaign.studies[inst_study[tl.job_instance[j]]]
-            dur_h = (tl.job_end_s[j] - tl.job_start_s[j]) / S_PER_H
-            kwh = dur_h * tl.job_busy_kw[j] * pue
-            label = tl.job_label[j]
-            state = ("PAUSED" if label.startswith("paused: ")
-                     else "PRUNED" if tl.job_stopped[j] else "COMPLETE")
-            cost = dur_h * study.gpus * study.usd_per_accelerator_hour
-            w.writerow([
-                study.name, tl.job_instance[j], tl.job_trial[j], label,
-                f"{tl.job_reached[j]:.6g}", state, f"{tl.job_start_s[j] / S_PER_H:.6f}",
-                f"{dur_h:.6f}", "", tl.job_worker[j], study.accelerators[0], study.gpus, 0,
-                f"{kwh:.6g}", f"{kwh * campaign.g_co2e_per_kwh / 1000.0:.6g}",
-                "" if np.isnan(cost) else f"{cost:.6g}",
-            ])
+    def state(j: int) -> str:
+        if tl.job_label[j].startswith("paused: "):
+            return "PAUSED"
+        return "PRUNED" if tl.job_stopped[j] else "COMPLETE"
+
+    rows = (
+        [
+            campaign.studies[study[j]].name, tl.job_instance[j], tl.job_trial[j],
+            tl.job_label[j], f"{tl.job_reached[j]:.6g}", state(j), f"{start_h[j]:.6f}",
+            f"{dur_h[j]:.6f}", "", tl.job_worker[j], campaign.studies[study[j]].accelerators[0],
+            campaign.studies[study[j]].gpus, 0, energy[j], co2[j], cost[j],
+        ]
+        for j in range(n)
+    )
+    write_ledger(path, rows)

@@ -7,7 +7,7 @@ import pytest
 
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import MissingExtraError
-from tunecost.replay import replay
+from tunecost.simulate import simulate
 from tunecost.strategies.optuna_search import PRUNERS, SAMPLERS
 
 GRID = {"d_model": [128, 512], "n_layers": [1, 6], "batch_size": [16, 128],
@@ -38,7 +38,8 @@ def _study(sampler: str = "RandomSampler", pruner: str = "NopPruner", n: int = 1
 @pytest.mark.parametrize("sampler", [s for s in SAMPLERS if s not in MISSING
                                      or _installed(MISSING[s])])
 def test_every_sampler_runs_trials_through_the_replay(h200_campaign, sampler):
-    r = replay(CampaignConfig.model_validate(h200_campaign(_study(sampler))), replicates=2, seed=0)
+    r = simulate(CampaignConfig.model_validate(h200_campaign(_study(sampler))),
+        engine="replay", replicates=2, seed=0)
     assert (r.metrics["n_trials"] == 10).all()
     assert (r.metrics["energy_kwh"] > 0).all()
 
@@ -47,9 +48,9 @@ def test_every_sampler_runs_trials_through_the_replay(h200_campaign, sampler):
 def test_every_pruner_runs_trials_through_the_replay(h200_campaign, pruner):
     """12 trials under each pruner; pruning only ever lowers GPU-hours against none."""
     cfg = CampaignConfig.model_validate(h200_campaign(_study("TPESampler", pruner, n=12)))
-    r = replay(cfg, replicates=2, seed=1)
-    base = replay(CampaignConfig.model_validate(h200_campaign(_study("TPESampler", n=12))),
-                  replicates=2, seed=1)
+    r = simulate(cfg, engine="replay", replicates=2, seed=1)
+    base = simulate(CampaignConfig.model_validate(h200_campaign(_study("TPESampler", n=12))),
+                  engine="replay", replicates=2, seed=1)
     assert (r.metrics["n_trials"] == 12).all()
     assert r.metrics["gpu_hours"].sum() <= base.metrics["gpu_hours"].sum() * 1.5
 
@@ -62,7 +63,7 @@ def test_sampler_without_its_extra_fails_up_front(h200_campaign, sampler, module
         pytest.skip(f"{module} is installed")
     cfg = CampaignConfig.model_validate(h200_campaign(_study(sampler)))
     with pytest.raises(MissingExtraError, match=module):
-        replay(cfg, replicates=1, seed=0)
+        simulate(cfg, engine="replay", replicates=1, seed=0)
 
 
 def test_tpe_with_median_pruning_costs_less_per_trial_than_random_search(h200_campaign):
@@ -71,7 +72,7 @@ def test_tpe_with_median_pruning_costs_less_per_trial_than_random_search(h200_ca
     def kwh_per_trial(sampler: str, pruner: str) -> np.ndarray:
         cfg = CampaignConfig.model_validate(
             h200_campaign({**_study(sampler, pruner, n=60), "n_evaluations": 8}, workers=4))
-        m = replay(cfg, replicates=8, seed=0).metrics
+        m = simulate(cfg, engine="replay", replicates=8, seed=0).metrics
         return m["energy_kwh"] / m["n_trials"]
 
     tpe = kwh_per_trial("TPESampler", "MedianPruner")
@@ -98,7 +99,8 @@ def test_grid_sampler_stops_when_its_grid_is_used_up(h200_campaign):
     study["sampler"]["kwargs"] = {"search_space": {"lr": [2e-4, 1e-3], "d_model": [256],
                                                    "n_layers": [2], "batch_size": [32],
                                                    "dropout": [0.1]}}
-    r = replay(CampaignConfig.model_validate(h200_campaign(study)), replicates=1, seed=0)
+    r = simulate(CampaignConfig.model_validate(h200_campaign(study)),
+        engine="replay", replicates=1, seed=0)
     assert 2 <= r.metrics["n_trials"][0] < 10
 
 
@@ -109,9 +111,9 @@ def test_hyperband_pruner_replays_identically_for_the_same_seed(h200_campaign):
     study["pruner"]["kwargs"] = {"min_resource": 50, "max_resource": 400, "reduction_factor": 3}
     study.pop("n_evaluations")  # the calibration's own schedule: 8 reports of 400 steps
     cfg = CampaignConfig.model_validate(h200_campaign(study))
-    a, b = (replay(cfg, replicates=3, seed=5) for _ in range(2))
+    a, b = (simulate(cfg, engine="replay", replicates=3, seed=5) for _ in range(2))
     for metric in ("gpu_hours", "energy_kwh", "wall_clock_h"):
         np.testing.assert_array_equal(a.metrics[metric], b.metrics[metric])
-    full = replay(CampaignConfig.model_validate(h200_campaign(_study("TPESampler", n=20))),
-                  replicates=3, seed=5)
+    full = simulate(CampaignConfig.model_validate(h200_campaign(_study("TPESampler", n=20))),
+                  engine="replay", replicates=3, seed=5)
     assert a.metrics["gpu_hours"].mean() < full.metrics["gpu_hours"].mean()  # it prunes

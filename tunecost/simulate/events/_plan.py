@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tunecost.replay._job import Job, _Wait
 from tunecost.simulate._resolve import ResolvedStudy
+from tunecost.simulate.events._job import Job, _Wait
 from tunecost.units import W_PER_KW
 
 __all__ = ["PlanPolicy"]

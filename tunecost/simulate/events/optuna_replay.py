@@ -24,8 +24,8 @@ import numpy as np
 
 from tunecost.calibrate.fit import ParamSpace
 from tunecost.exceptions import ConfigError
-from tunecost.replay._job import Job, _Wait, between_trials_kw, mean_kw
-from tunecost.replay.surrogate import Surrogate
+from tunecost.simulate.events._job import Job, _Wait, between_trials_kw, mean_kw
+from tunecost.simulate.events.surrogate import Surrogate
 from tunecost.strategies.optuna_search import OptunaSearch
 from tunecost.units import W_PER_KW
 

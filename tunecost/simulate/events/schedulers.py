@@ -29,8 +29,8 @@ import numpy as np
 
 from tunecost.calibrate.fit import mask_inactive
 from tunecost.exceptions import ConfigError
-from tunecost.replay._job import WAIT, Job, _Wait
-from tunecost.replay._trials import TrialBank
+from tunecost.simulate.events._job import WAIT, Job, _Wait
+from tunecost.simulate.events._trials import TrialBank
 
 __all__ = ["ASHAPolicy", "HyperBandPolicy", "MedianStoppingPolicy", "PBTPolicy", "percentile"]
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from tunecost._atomic import atomic_open
 from tunecost.exceptions import MissingExtraError
-from tunecost.replay._events import STATE_NAMES, Timeline
+from tunecost.simulate.events._queue import STATE_NAMES, Timeline
 from tunecost.units import W_PER_KW
 
 __all__ = ["write_timeline"]

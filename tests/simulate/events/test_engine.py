@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from tunecost.cli import app
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
-from tunecost.replay import TIMELINE_COLUMNS, replay
 from tunecost.simulate import simulate
+from tunecost.simulate.events import TIMELINE_COLUMNS
 
 
 def test_random_search_engines_agree_on_total_energy(lognormal_campaign):
@@ -24,7 +24,7 @@ def test_random_search_engines_agree_on_total_energy(lognormal_campaign):
     cfg = CampaignConfig.model_validate(
         lognormal_campaign({"kind": "random", "n_trials": 20}, workers=4, sigma=0.8))
     vec = simulate(cfg, replicates=2000, seed=1, engine="vectorized")
-    rep = replay(cfg, replicates=2000, seed=2)
+    rep = simulate(cfg, engine="replay", replicates=2000, seed=2)
     p = stats.ks_2samp(vec.metrics["energy_kwh"], rep.metrics["energy_kwh"]).pvalue
     assert p > 0.01
     # Wall clock is where the schedulers could differ: it must agree too.
@@ -45,7 +45,7 @@ def test_plan_kinds_match_the_vectorised_path_with_fixed_durations(campaign_dict
     totals."""
     cfg = CampaignConfig.model_validate(campaign_dict(workers=4, study={"strategy": kind}))
     vec = simulate(cfg, replicates=300, seed=0, engine="vectorized")
-    rep = replay(cfg, replicates=300, seed=0)
+    rep = simulate(cfg, engine="replay", replicates=300, seed=0)
     for metric in ("gpu_hours", "wall_clock_h", "energy_kwh", "waiting_energy_kwh", "cost_usd"):
         a, b = vec.metrics[metric], rep.metrics[metric]
         if kind["kind"] == "median_pruning":
@@ -56,7 +56,7 @@ def test_plan_kinds_match_the_vectorised_path_with_fixed_durations(campaign_dict
 
 def test_n_fixed_trials_on_k_workers_take_ceil_n_over_k_durations(campaign_dict):
     cfg = CampaignConfig.model_validate(campaign_dict(workers=3))
-    r = replay(cfg, replicates=2, seed=0)
+    r = simulate(cfg, engine="replay", replicates=2, seed=0)
     assert r.metrics["wall_clock_h"][0] == math.ceil(10 / 3) * 2.0
     assert r.metrics["gpu_hours"][0] == pytest.approx(10 * 2.0)
     assert r.metrics["energy_kwh"][0] == pytest.approx(10 * 2.0 * 250 / 1000)
@@ -69,9 +69,9 @@ def test_same_seed_same_json(h200_campaign):
         {"kind": "optuna", "n_trials": 12, "n_evaluations": 4,
          "sampler": {"name": "TPESampler", "kwargs": {"n_startup_trials": 4}},
          "pruner": {"name": "MedianPruner", "kwargs": {"n_startup_trials": 2}}}))
-    a = json.dumps(replay(cfg, replicates=3, seed=5).summary())
-    b = json.dumps(replay(cfg, replicates=3, seed=5).summary())
-    c = json.dumps(replay(cfg, replicates=3, seed=6).summary())
+    a = json.dumps(simulate(cfg, engine="replay", replicates=3, seed=5).summary())
+    b = json.dumps(simulate(cfg, engine="replay", replicates=3, seed=5).summary())
+    c = json.dumps(simulate(cfg, engine="replay", replicates=3, seed=6).summary())
     assert a == b
     assert a != c
 
@@ -92,7 +92,8 @@ def test_timeline_csv_and_png_are_written(tmp_path, lognormal_campaign):
         {"kind": "ray_tune", "n_trials": 30, "n_evaluations": 9,
          "scheduler": {"name": "hyperband", "reduction_factor": 3}}))
     path = tmp_path / "out" / "timeline.csv"
-    replay(cfg, replicates=2, seed=0, timeline=path, ledger=tmp_path / "ledger.csv")
+    simulate(cfg,
+        engine="replay", replicates=2, seed=0, timeline=path, ledger=tmp_path / "ledger.csv")
     rows = list(csv.DictReader(path.open()))
     assert tuple(rows[0]) == TIMELINE_COLUMNS
     assert {r["state"] for r in rows} >= {"busy", "waiting"}
@@ -122,4 +123,4 @@ def test_replay_refuses_what_it_does_not_model(campaign_dict):
     cfg = CampaignConfig.model_validate(campaign_dict(study={"failures": {
         "crash_probability": 0.1, "crash_duration": {"dist": "fixed", "duration_h": 0.5}}}))
     with pytest.raises(ConfigError, match="crashes or preemption"):
-        replay(cfg, replicates=2, seed=0)
+        simulate(cfg, engine="replay", replicates=2, seed=0)

@@ -7,11 +7,12 @@ import pytest
 
 from tunecost.config import CampaignConfig
 from tunecost.durations import FixedConfig
-from tunecost.replay import Surrogate, Timeline, replay
-from tunecost.replay._trials import TrialBank
-from tunecost.replay.engine import _run
-from tunecost.replay.schedulers import ASHAPolicy, MedianStoppingPolicy, percentile
 from tunecost.report_schedule import ReportSchedule
+from tunecost.simulate import simulate
+from tunecost.simulate.events import Surrogate, Timeline
+from tunecost.simulate.events._trials import TrialBank
+from tunecost.simulate.events.engine import _run
+from tunecost.simulate.events.schedulers import ASHAPolicy, MedianStoppingPolicy, percentile
 
 K = 9
 # Eight deterministic learning curves loss(k) = a + b / k that cross: early ranks mislead.
@@ -38,7 +39,7 @@ def test_sync_hyperband_waits_and_asha_does_not(lognormal_campaign):
     def waiting(scheduler: dict) -> np.ndarray:
         cfg = CampaignConfig.model_validate(lognormal_campaign(
             {"kind": "ray_tune", "n_trials": 81, "n_evaluations": 27, "scheduler": scheduler}))
-        r = replay(cfg, replicates=30, seed=0)
+        r = simulate(cfg, engine="replay", replicates=30, seed=0)
         assert r.summary()["metrics"]["waiting_energy_kwh"] is not None
         return r.metrics["waiting_energy_kwh"]
 
@@ -102,11 +103,11 @@ def test_every_scheduler_replays_on_the_h200_calibration(h200_campaign, name):
     cfg = CampaignConfig.model_validate(h200_campaign(
         {"kind": "ray_tune", "n_trials": 40, "n_evaluations": 9, "scheduler": {"name": name}},
         workers=4))
-    r = replay(cfg, replicates=3, seed=0)
+    r = simulate(cfg, engine="replay", replicates=3, seed=0)
     assert (r.metrics["n_trials"] == 40).all()
-    full = replay(CampaignConfig.model_validate(h200_campaign(
+    full = simulate(CampaignConfig.model_validate(h200_campaign(
         {"kind": "optuna", "n_trials": 40, "n_evaluations": 9,
-         "sampler": {"name": "RandomSampler"}}, workers=4)), replicates=3, seed=0)
+         "sampler": {"name": "RandomSampler"}}, workers=4)), engine="replay", replicates=3, seed=0)
     if name == "pbt":  # PBT stops nobody: every trial runs to max_t, plus restarts
         assert r.metrics["gpu_hours"].mean() > 0.8 * full.metrics["gpu_hours"].mean()
     else:

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from tunecost.config import load_config
-from tunecost.replay import replay
+from tunecost.simulate import simulate
 from tunecost.units import J_PER_KWH, S_PER_H
 
-STUDY = Path(__file__).resolve().parents[2] / "studies" / "fidelity_cpu"
+STUDY = Path(__file__).resolve().parents[3] / "studies" / "fidelity_cpu"
 CALIBRATION_RUN = {"tpe_median": "calibration", "tpe_hyperband": "calibration",
                    "ray_asha": "ray_calibration"}
 
@@ -43,7 +43,7 @@ def _runs() -> dict[str, dict]:
 @pytest.mark.parametrize("study", sorted(CALIBRATION_RUN))
 def test_replay_predicts_real_runs_it_was_not_fitted_on(study):
     cfg = load_config(STUDY / f"{study}.yaml")
-    m = replay(cfg, replicates=60, seed=1).metrics
+    m = simulate(cfg, engine="replay", replicates=60, seed=1).metrics
     predicted = {"trial_s": m["gpu_hours"] * S_PER_H, "wall_s": m["wall_clock_h"] * S_PER_H,
                  "energy_j": (m["energy_kwh"] - m["overhead_energy_kwh"]) * J_PER_KWH}
     runs = _runs()

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from tunecost.config import CampaignConfig
-from tunecost.replay import replay
+from tunecost.simulate import simulate
 
 
 def _optuna(overhead_s: float | None, *, workers: int = 2) -> dict:
@@ -27,7 +27,8 @@ def _optuna(overhead_s: float | None, *, workers: int = 2) -> dict:
 def test_overhead_before_each_trial_closed_form():
     """6 fixed 2 h trials on 2 workers, 0.5 h of overhead before each: wall 3 × 2.5 h; the
     overhead is paid and drawn at idle power (50 W), not counted in GPU-hours."""
-    r = replay(CampaignConfig.model_validate(_optuna(1800.0)), replicates=2, seed=0)
+    r = simulate(CampaignConfig.model_validate(_optuna(1800.0)),
+        engine="replay", replicates=2, seed=0)
     m = {k: float(v[0]) for k, v in r.metrics.items()}
     assert m["wall_clock_h"] == pytest.approx(7.5)
     assert m["gpu_hours"] == pytest.approx(12.0)
@@ -38,7 +39,8 @@ def test_overhead_before_each_trial_closed_form():
 
 
 def test_no_overhead_without_a_measurement_or_a_setting():
-    r = replay(CampaignConfig.model_validate(_optuna(None)), replicates=1, seed=0)
+    r = simulate(CampaignConfig.model_validate(_optuna(None)),
+        engine="replay", replicates=1, seed=0)
     assert r.metrics["wall_clock_h"][0] == pytest.approx(6.0)
     assert r.metrics["overhead_energy_kwh"][0] == 0.0
 

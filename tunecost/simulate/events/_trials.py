@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from tunecost.exceptions import ConfigError
-from tunecost.replay._job import Job, between_trials_kw, mean_kw
-from tunecost.replay.surrogate import Draws, Surrogate
+from tunecost.simulate.events._job import Job, between_trials_kw, mean_kw
+from tunecost.simulate.events.surrogate import Draws, Surrogate
 
 __all__ = ["TrialBank"]
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-STUDY = Path(__file__).resolve().parents[2] / "studies" / "h200_transformer_lm"
+STUDY = Path(__file__).resolve().parents[3] / "studies" / "h200_transformer_lm"
 
 
 @pytest.fixture

@@ -1,0 +1,189 @@
+"""What a simulation returns: every replicate's totals, their summary JSON, and the checks
+every engine's result passes before it is returned."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tunecost.exceptions import ConfigError
+from tunecost.simulate._resolve import ResolvedCampaign
+from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, summarize
+
+__all__ = ["KEEP_REPLICATES_MAX", "SCHEMA_VERSION", "CampaignResult", "StudyResult",
+           "assumptions", "finite_totals"]
+
+SCHEMA_VERSION = 1
+"""Version of the JSON the tool writes (summaries, the CLI's ``--json``, ``report.json``: their
+top-level ``schema_version``); raised when a
+key is renamed or removed, not when one is added."""
+
+KEEP_REPLICATES_MAX = 200_000
+"""Above this many replicates, :func:`simulate` keeps streaming summaries instead of
+per-replicate arrays unless asked (``keep_replicates=True``)."""
+
+QUANTILE_METHOD_STREAMED = f"log-histogram (relative error <= {RELATIVE_ACCURACY:.1%})"
+
+
+class _NotKept(dict):
+    """The empty ``metrics`` of a streamed result: looking a metric up says why it is absent."""
+
+    def __missing__(self, key: str) -> Any:
+        raise ConfigError(
+            f"per-replicate arrays of {key!r} were not kept (keep_replicates=False, the default "
+            f"above {KEEP_REPLICATES_MAX:,} replicates); pass keep_replicates=True, or read "
+            "summary()"
+        )
+
+
+def _summarize(values: np.ndarray | StreamingSummary) -> dict[str, float] | None:
+    if isinstance(values, StreamingSummary):
+        return values.summary()
+    return summarize(values)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyResult:
+    """Per-replicate totals of one study (all its instances), each ``(n_reps,)``.
+
+    ``stats`` holds streaming summaries instead when the arrays were not kept.
+    """
+
+    name: str
+    count: int
+    metrics: dict[str, np.ndarray]
+    stats: dict[str, StreamingSummary] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignResult:
+    """Every replicate's totals, and what they were computed from.
+
+    Attributes:
+        metrics: metric name → ``(n_reps,)`` array (``n_trials``, ``gpu_hours``,
+            ``wall_clock_h``, ``energy_kwh``, ``co2e_kg``, ``cost_usd``, ``electricity_usd``,
+            ``waiting_energy_kwh``); dollars are NaN when the campaign has no prices.
+        tuning_multiplier: campaign energy / energy of one final run, ``(n_reps,)``.
+        stats: when the per-replicate arrays were not kept (see ``keep_replicates`` in
+            :func:`simulate`), a :class:`~tunecost.summary.StreamingSummary` per metric and
+            for ``tuning_multiplier``; ``metrics`` is then empty and ``tuning_multiplier``
+            has no elements.
+    """
+
+    name: str
+    replicates: int
+    seed: int | list[int]
+    chunk_size: int
+    metrics: dict[str, np.ndarray]
+    tuning_multiplier: np.ndarray
+    reference_energy_kwh: float
+    reference_how: str
+    studies: list[StudyResult]
+    assumptions: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, StreamingSummary] | None = None
+    engine: str = "vectorized"
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON report: summaries (mean, std, p5, p50, p95) of every metric.
+
+        ``quantile_method`` says whether the percentiles are exact (``numpy.percentile`` of
+        the kept arrays) or from streaming log-histograms, within 0.1 % relative error.
+        """
+        if self.stats is not None:
+            tm = _summarize(self.stats["tuning_multiplier"]) or {}
+            metrics = {k: _summarize(v) for k, v in self.stats.items() if k != "tuning_multiplier"}
+        else:
+            tm = summarize(self.tuning_multiplier) or {}
+            metrics = {k: summarize(v) for k, v in self.metrics.items()}
+        if not self.reference_energy_kwh > 0:  # no multiplier of a run that draws no power
+            tm = {}
+        by_study = self.assumptions.get("hours_unit_by_study", {})
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "hours_unit": self.assumptions.get("hours_unit", "GPU-hours"),
+            "engine": self.engine,
+            "replicates": self.replicates,
+            "seed": self.seed,
+            # The root SeedSequence's entropy: SeedSequence(seed_entropy) reproduces the run.
+            "seed_entropy": self.seed,
+            "chunk_size": self.chunk_size,
+            "quantile_method": "exact" if self.stats is None else QUANTILE_METHOD_STREAMED,
+            "metrics": metrics,
+            "tuning_multiplier": {k: tm[k] for k in ("mean", "p5", "p50", "p95")} if tm else None,
+            "reference_run": {"energy_kwh": self.reference_energy_kwh, "how": self.reference_how},
+            "studies": [
+                {
+                    "name": s.name,
+                    "count": s.count,
+                    "hours_unit": by_study.get(s.name, "GPU-hours"),
+                    "metrics": {k: _summarize(v) for k, v in (s.stats or s.metrics).items()},
+                }
+                for s in self.studies
+            ],
+            "assumptions": self.assumptions,
+        }
+
+
+def assumptions(campaign: ResolvedCampaign) -> dict[str, Any]:
+    cfg = campaign.config
+    return {
+        "workers": cfg.workers,
+        "schedule": cfg.schedule,
+        "reserved": cfg.reserved,
+        "pue": campaign.pue,
+        "g_co2e_per_kwh": campaign.g_co2e_per_kwh,
+        "usd_per_kwh": None if np.isnan(campaign.usd_per_kwh) else campaign.usd_per_kwh,
+        "power": {s.name: list(s.power_how) for s in campaign.studies},
+        "sources": campaign.sources,
+        "warnings": list(campaign.warnings),
+        "hours_unit": _hours_unit(campaign),
+        "hours_unit_by_study": {s.name: s.hours_unit for s in campaign.studies},
+    }
+
+
+def _hours_unit(campaign: ResolvedCampaign) -> str:
+    """The campaign's ``gpu_hours`` unit: the studies' one (CPU-hours when every study is
+    CPU-only), ``device-hours`` where GPU and CPU-only studies are added together."""
+    units = {s.hours_unit for s in campaign.studies}
+    return units.pop() if len(units) == 1 else "device-hours"
+
+
+def finite_totals(fn: Callable[..., CampaignResult]) -> Callable[..., CampaignResult]:
+    """Run ``fn`` with numpy's overflow warnings off and its totals :func:`_checked`: an
+    overflow in a product of large finite inputs is reported once, as one error line, not
+    beside RuntimeWarnings."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> CampaignResult:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return _checked(fn(*args, **kwargs))
+
+    return wrapped
+
+
+def _checked(result: CampaignResult) -> CampaignResult:
+    """``result`` if every total is finite and >= 0; else one error naming the metric.
+
+    Inputs are finite and bounded at the boundary; this is the net under products of large
+    finite inputs (1e308 W × hours) that still overflow float64.
+    """
+    summary = result.summary()
+    scopes = [("campaign", summary["metrics"])] + [
+        (f"study {s['name']!r}", s["metrics"]) for s in summary["studies"]
+    ]
+    for scope, metrics in scopes:
+        for key, stats in metrics.items():
+            bad = [(q, v) for q, v in (stats or {}).items() if not (math.isfinite(v) and v >= 0)]
+            if bad:
+                raise ConfigError(
+                    f"the {scope} total {key} is not a finite number >= 0 ({bad[0][0]}="
+                    f"{bad[0][1]}): an input is too large for float64 arithmetic; "
+                    "check the power, price, carbon, duration and restart figures"
+                )
+    return result
