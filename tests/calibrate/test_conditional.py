@@ -8,16 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunecost.calibrate.fit import (
-    Calibration,
-    ParamCondition,
-    ParamSpace,
-    active_masks,
-    fit_calibration,
-    infer_space,
-    sample_space,
-)
+from tunecost.calibrate.calibration import Calibration
+from tunecost.calibrate.fit import fit_calibration
 from tunecost.calibrate.records import TrialRecord
+from tunecost.calibrate.space import ParamCondition, ParamSpace, active_masks, sample_space
+from tunecost.calibrate.space_inference import infer_space
 from tunecost.exceptions import ConfigError
 
 

@@ -8,19 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunecost.calibrate.fit import (
-    Calibration,
+from tunecost.calibrate.calibration import Calibration
+from tunecost.calibrate.cost_models import (
     FitContext,
     LogLinear,
     LogLinearInteractions,
     OverheadLogLinear,
     PowerModel,
-    evaluate_on,
-    fit_calibration,
-    infer_space,
-    seed_noise,
 )
+from tunecost.calibrate.evaluate import evaluate_on
+from tunecost.calibrate.fit import fit_calibration
 from tunecost.calibrate.records import CurvePoint, TrialRecord, read_records
+from tunecost.calibrate.repeat_noise import seed_noise
+from tunecost.calibrate.space_inference import infer_space
 from tunecost.catalog import accelerator
 from tunecost.exceptions import ConfigError
 from tunecost.report_schedule import ReportSchedule
@@ -373,7 +373,7 @@ def _pruned_sgd_study(tmp_path: Path, n_trials: int = 30) -> str:
 
 
 def test_real_pruned_study_calibrates_on_every_trial(tmp_path: Path) -> None:
-    from tunecost.calibrate.fit import REACHED_PARAM
+    from tunecost.calibrate.features import REACHED_PARAM
     from tunecost.calibrate.importers import from_optuna
 
     recs = from_optuna(_pruned_sgd_study(tmp_path), "sgd")

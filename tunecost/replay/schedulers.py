@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from tunecost.calibrate.fit import mask_inactive
+from tunecost.calibrate.space import mask_inactive
 from tunecost.exceptions import ConfigError
 from tunecost.replay._job import WAIT, Job, _Wait
 from tunecost.replay._trials import TrialBank

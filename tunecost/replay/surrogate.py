@@ -40,15 +40,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tunecost.calibrate.calibration import Calibration
 from tunecost.calibrate.curves import CurveModel
-from tunecost.calibrate.fit import (
-    Calibration,
-    ParamSpace,
-    fit_curve_model,
-    sample_space,
-    suggest_space,
-)
+from tunecost.calibrate.fit import fit_curve_model
 from tunecost.calibrate.records import TrialRecord
+from tunecost.calibrate.space import ParamSpace, sample_space, suggest_space
 from tunecost.calibrate.timing import TrialOverhead
 from tunecost.durations import DurationModel
 from tunecost.exceptions import ConfigError
