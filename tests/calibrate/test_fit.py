@@ -25,16 +25,8 @@ from tunecost.catalog import accelerator
 from tunecost.exceptions import ConfigError
 from tunecost.report_schedule import ReportSchedule
 
-
-def _data_dir() -> Path | None:
-    for d in (Path(__file__).resolve().parents[3] / "shared" / "data", Path("/work/shared/data")):
-        if (d / "h200_run1" / "calib_random.jsonl").exists():
-            return d
-    return None
-
-
-DATA = _data_dir()
-needs_data = pytest.mark.skipif(DATA is None, reason="shared/data (H200 measurements) not found")
+# Real H200 measurements, copied into the fixtures with their run folders (fixtures/README.md).
+DATA = Path(__file__).parent / "fixtures"
 H200 = accelerator("h200")
 
 
@@ -147,7 +139,6 @@ def test_categorical_params_are_one_hot_and_predicted() -> None:
 # --- physical bounds, persistence, sampling ---------------------------------------------------
 
 
-@needs_data
 def test_power_model_stays_within_idle_and_tdp_even_far_out() -> None:
     recs = read_records(DATA / "h200_run1" / "calib_random.jsonl")
     cal = fit_calibration(recs, accelerator="h200", energy_forms=("power_model",), rng=0)
@@ -309,7 +300,6 @@ def test_seed_noise_from_repeated_configs() -> None:
 # --- the real H200 measurements ---------------------------------------------------------------
 
 
-@needs_data
 @pytest.mark.parametrize("path", ["h200_run1/calib_random.jsonl", "h200_run2/scale_random.jsonl"])
 def test_real_data_cv_error_meets_acceptance_bar(path: str) -> None:
     cal = fit_calibration(read_records(DATA / path), accelerator="h200", n_folds=5, rng=0)
@@ -323,7 +313,6 @@ def test_real_data_cv_error_meets_acceptance_bar(path: str) -> None:
     assert cal.space["lr"].log and not cal.space["dropout"].log
 
 
-@needs_data
 def test_real_repeats_evaluated_with_calib_random() -> None:
     cal = fit_calibration(read_records(DATA / "h200_run1" / "calib_random.jsonl"),
                           accelerator="h200", rng=0)
