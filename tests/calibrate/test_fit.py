@@ -318,10 +318,30 @@ def test_real_repeats_evaluated_with_calib_random() -> None:
                           accelerator="h200", rng=0)
     repeats = read_records(DATA / "h200_run1" / "repeats.jsonl")
     out = evaluate_on(cal, repeats)
-    assert len(out["rows"]) == 12
-    for row in out["rows"]:
-        assert math.isfinite(row["duration_err_pct"]) and math.isfinite(row["energy_err_pct"])
-    assert math.isfinite(out["duration_mdape_pct"]) and math.isfinite(out["energy_mdape_pct"])
+    rows = out["rows"]
+    assert [row["number"] for row in rows] == [r.number for r in repeats]
+    # Each row holds the calibration's median prediction for its configuration and the signed
+    # % gap to what was measured; the summary is the median / mean of the absolute gaps.
+    params = {k: np.array([r.params[k] for r in repeats]) for k in repeats[0].params}
+    np.testing.assert_allclose([row["duration_pred_s"] for row in rows],
+                               cal.predict_duration_s(params), rtol=1e-12)
+    np.testing.assert_allclose([row["energy_pred_j"] for row in rows],
+                               cal.predict_energy_j(params), rtol=1e-12)
+    for row, r in zip(rows, repeats, strict=True):
+        assert (row["duration_s"], row["energy_j"]) == (r.duration_s, r.energy_j)
+        assert row["duration_err_pct"] == pytest.approx(
+            100 * (row["duration_pred_s"] / row["duration_s"] - 1))
+        assert row["energy_err_pct"] == pytest.approx(
+            100 * (row["energy_pred_j"] / row["energy_j"] - 1))
+        assert row["power_pred_w"] == pytest.approx(row["energy_pred_j"] / row["duration_pred_s"])
+    for key in ("duration", "energy"):
+        errs = np.array([row[f"{key}_err_pct"] for row in rows])
+        assert out[f"{key}_mdape_pct"] == pytest.approx(np.median(np.abs(errs)))
+        assert out[f"{key}_mape_pct"] == pytest.approx(np.mean(np.abs(errs)))
+        assert out[f"{key}_median_signed_pct"] == pytest.approx(np.median(errs))
+    # The study's trials carry ~1.4 s of start-up the back-to-back repeats do not (see
+    # studies/h200_transformer_lm/README.md): every repeat is over-predicted.
+    assert all(row["duration_err_pct"] > 0 for row in rows)
     sn = seed_noise(repeats)
     assert sn is not None and [c.n for c in sn.configs] == [6, 6]
 
