@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from tunecost.calibrate.fit import Calibration
+from tunecost.calibrate.calibration import Calibration
 from tunecost.config import CampaignConfig
 from tunecost.report_schedule import ReportSchedule
 from tunecost.simulate import simulate

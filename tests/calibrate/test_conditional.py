@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tunecost.calibrate.fit import (
-    Calibration,
-    ParamCondition,
-    ParamSpace,
-    active_masks,
-    fit_calibration,
-    infer_space,
-    sample_space,
-)
+from tunecost.calibrate.calibration import Calibration
+from tunecost.calibrate.fit import fit_calibration
 from tunecost.calibrate.records import TrialRecord
+from tunecost.calibrate.space import ParamCondition, ParamSpace, active_masks, sample_space
+from tunecost.calibrate.space_inference import infer_space
 from tunecost.exceptions import ConfigError
 
 
@@ -111,7 +107,7 @@ def test_conditional_calibration_round_trips_and_old_files_load(tmp_path: Path) 
     cal.save(path)
     back = Calibration.load(path)
     assert back.model_dump() == cal.model_dump()
-    assert back.space["svc_c"].condition is not None
+    assert back.space["svc_c"].condition == ParamCondition(parent="classifier", values=["SVC"])
     # A file written before conditions existed: no "condition", no new fields.
     raw = json.loads(path.read_text())
     for dim in raw["space"].values():
@@ -153,7 +149,14 @@ def test_optuna_is_asked_only_the_active_params() -> None:
         assert keys == {"classifier", branch}
         params = {k: np.asarray([v]) for k, v in trial.params.items()}
         d = surrogate.draw(params, 1, rng=np.random.default_rng(0))
-        assert d.duration_s[0] > 0
+        # Costed as the branch the trial took (the law _branch_records measured) ...
+        pred_s = float(cal.predict_duration_s(params)[0])
+        law_s = (1.2 + 0.1 * math.log10(trial.params["svc_c"]) if branch == "svc_c"
+                 else 0.2 + 0.05 * trial.params["rf_max_depth"])
+        assert pred_s == pytest.approx(law_s, rel=0.05)
+        # ... times one measured out-of-fold residual factor.
+        log_factor = math.log(d.duration_s[0] / pred_s)
+        assert np.min(np.abs(np.asarray(cal.duration.residuals_log) - log_factor)) < 1e-9
         study.tell(trial, 0.5)
 
 

@@ -8,33 +8,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunecost.calibrate.fit import (
-    Calibration,
+from tunecost.calibrate.calibration import Calibration
+from tunecost.calibrate.cost_models import (
     FitContext,
     LogLinear,
     LogLinearInteractions,
     OverheadLogLinear,
     PowerModel,
-    evaluate_on,
-    fit_calibration,
-    infer_space,
-    seed_noise,
 )
+from tunecost.calibrate.evaluate import evaluate_on
+from tunecost.calibrate.fit import fit_calibration
 from tunecost.calibrate.records import CurvePoint, TrialRecord, read_records
+from tunecost.calibrate.repeat_noise import seed_noise
+from tunecost.calibrate.space_inference import infer_space
 from tunecost.catalog import accelerator
 from tunecost.exceptions import ConfigError
 from tunecost.report_schedule import ReportSchedule
 
-
-def _data_dir() -> Path | None:
-    for d in (Path(__file__).resolve().parents[3] / "shared" / "data", Path("/work/shared/data")):
-        if (d / "h200_run1" / "calib_random.jsonl").exists():
-            return d
-    return None
-
-
-DATA = _data_dir()
-needs_data = pytest.mark.skipif(DATA is None, reason="shared/data (H200 measurements) not found")
+# Real H200 measurements, copied into the fixtures with their run folders (fixtures/README.md).
+DATA = Path(__file__).parent / "fixtures"
 H200 = accelerator("h200")
 
 
@@ -147,7 +139,6 @@ def test_categorical_params_are_one_hot_and_predicted() -> None:
 # --- physical bounds, persistence, sampling ---------------------------------------------------
 
 
-@needs_data
 def test_power_model_stays_within_idle_and_tdp_even_far_out() -> None:
     recs = read_records(DATA / "h200_run1" / "calib_random.jsonl")
     cal = fit_calibration(recs, accelerator="h200", energy_forms=("power_model",), rng=0)
@@ -309,7 +300,6 @@ def test_seed_noise_from_repeated_configs() -> None:
 # --- the real H200 measurements ---------------------------------------------------------------
 
 
-@needs_data
 @pytest.mark.parametrize("path", ["h200_run1/calib_random.jsonl", "h200_run2/scale_random.jsonl"])
 def test_real_data_cv_error_meets_acceptance_bar(path: str) -> None:
     cal = fit_calibration(read_records(DATA / path), accelerator="h200", n_folds=5, rng=0)
@@ -323,16 +313,35 @@ def test_real_data_cv_error_meets_acceptance_bar(path: str) -> None:
     assert cal.space["lr"].log and not cal.space["dropout"].log
 
 
-@needs_data
 def test_real_repeats_evaluated_with_calib_random() -> None:
     cal = fit_calibration(read_records(DATA / "h200_run1" / "calib_random.jsonl"),
                           accelerator="h200", rng=0)
     repeats = read_records(DATA / "h200_run1" / "repeats.jsonl")
     out = evaluate_on(cal, repeats)
-    assert len(out["rows"]) == 12
-    for row in out["rows"]:
-        assert math.isfinite(row["duration_err_pct"]) and math.isfinite(row["energy_err_pct"])
-    assert math.isfinite(out["duration_mdape_pct"]) and math.isfinite(out["energy_mdape_pct"])
+    rows = out["rows"]
+    assert [row["number"] for row in rows] == [r.number for r in repeats]
+    # Each row holds the calibration's median prediction for its configuration and the signed
+    # % gap to what was measured; the summary is the median / mean of the absolute gaps.
+    params = {k: np.array([r.params[k] for r in repeats]) for k in repeats[0].params}
+    np.testing.assert_allclose([row["duration_pred_s"] for row in rows],
+                               cal.predict_duration_s(params), rtol=1e-12)
+    np.testing.assert_allclose([row["energy_pred_j"] for row in rows],
+                               cal.predict_energy_j(params), rtol=1e-12)
+    for row, r in zip(rows, repeats, strict=True):
+        assert (row["duration_s"], row["energy_j"]) == (r.duration_s, r.energy_j)
+        assert row["duration_err_pct"] == pytest.approx(
+            100 * (row["duration_pred_s"] / row["duration_s"] - 1))
+        assert row["energy_err_pct"] == pytest.approx(
+            100 * (row["energy_pred_j"] / row["energy_j"] - 1))
+        assert row["power_pred_w"] == pytest.approx(row["energy_pred_j"] / row["duration_pred_s"])
+    for key in ("duration", "energy"):
+        errs = np.array([row[f"{key}_err_pct"] for row in rows])
+        assert out[f"{key}_mdape_pct"] == pytest.approx(np.median(np.abs(errs)))
+        assert out[f"{key}_mape_pct"] == pytest.approx(np.mean(np.abs(errs)))
+        assert out[f"{key}_median_signed_pct"] == pytest.approx(np.median(errs))
+    # The study's trials carry ~1.4 s of start-up the back-to-back repeats do not (see
+    # studies/h200_transformer_lm/README.md): every repeat is over-predicted.
+    assert all(row["duration_err_pct"] > 0 for row in rows)
     sn = seed_noise(repeats)
     assert sn is not None and [c.n for c in sn.configs] == [6, 6]
 
@@ -373,7 +382,7 @@ def _pruned_sgd_study(tmp_path: Path, n_trials: int = 30) -> str:
 
 
 def test_real_pruned_study_calibrates_on_every_trial(tmp_path: Path) -> None:
-    from tunecost.calibrate.fit import REACHED_PARAM
+    from tunecost.calibrate.features import REACHED_PARAM
     from tunecost.calibrate.importers import from_optuna
 
     recs = from_optuna(_pruned_sgd_study(tmp_path), "sgd")

@@ -27,8 +27,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 RAY_TINY = FIXTURES / "ray_asha_tiny"
 CODECARBON_CSV = FIXTURES / "codecarbon_emissions.csv"
 H200_HEAD = FIXTURES / "h200_calib_random_head.jsonl"
-# CI checks the repository out beside the shared folder: <root>/main and <root>/shared.
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+H200_CALIB_RANDOM = FIXTURES / "h200_run1" / "calib_random.jsonl"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,12 +332,9 @@ def test_jsonl_roundtrip(tmp_path: Path) -> None:
     assert from_jsonl(tmp_path / "out.jsonl") == recs
 
 
-@pytest.mark.skipif(
-    not (SHARED_DATA / "h200_run1").is_dir(), reason=f"shared H200 data not found at {SHARED_DATA}"
-)
-def test_jsonl_shared_h200_file() -> None:
+def test_jsonl_h200_file() -> None:
     """The real file: 33 COMPLETE trials, all with NVML energy."""
-    recs = load_records(records=SHARED_DATA / "h200_run1" / "calib_random.jsonl")
+    recs = load_records(records=H200_CALIB_RANDOM)
     assert len(recs) == 33
     assert {r.state for r in recs} == {"COMPLETE"}
     assert all(r.energy_source == "nvml" and r.energy_j > 0 for r in recs)

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tunecost.calibrate.fit import Calibration, fit_calibration
+from tunecost.calibrate.calibration import Calibration
+from tunecost.calibrate.fit import fit_calibration
 from tunecost.calibrate.records import CurvePoint, TrialRecord
 from tunecost.exceptions import ConfigError
 

@@ -22,18 +22,22 @@ from pathlib import Path
 
 from tunecost._direction import Direction, normalize_direction
 from tunecost._rng import RngLike
-from tunecost.calibrate.curves import CurveCV, CurveModel
-from tunecost.calibrate.fit import (
-    Calibration,
-    LearningCurve,
-    ParamSpace,
-    SeedNoise,
-    TargetModel,
-    evaluate_on,
-    fit_calibration,
-    infer_space,
-    seed_noise,
+from tunecost.calibrate.calibration import Calibration
+from tunecost.calibrate.cost_models import (
+    DURATION_FORMS,
+    ENERGY_FORMS,
+    FORMS,
+    CostForm,
+    FitContext,
+    LogLinear,
+    LogLinearInteractions,
+    OverheadLogLinear,
+    PowerModel,
 )
+from tunecost.calibrate.curves import CurveCV, CurveModel
+from tunecost.calibrate.evaluate import evaluate_on
+from tunecost.calibrate.features import REACHED_PARAM, FeatureSpec
+from tunecost.calibrate.fit import fit_calibration, fit_curve_model
 from tunecost.calibrate.importers import (
     from_codecarbon,
     from_jsonl,
@@ -42,22 +46,49 @@ from tunecost.calibrate.importers import (
     join_codecarbon,
     load_records,
 )
+from tunecost.calibrate.learning_curve import LearningCurve
 from tunecost.calibrate.measure import Measurement, NvmlBackend, RaplBackend, TrialMeter
 from tunecost.calibrate.optuna import measured
 from tunecost.calibrate.ray import measured_trainable
 from tunecost.calibrate.ray import report as ray_report
 from tunecost.calibrate.records import CurvePoint, TrialRecord, read_records, write_records
+from tunecost.calibrate.repeat_noise import ConfigNoise, SeedNoise, seed_noise
+from tunecost.calibrate.space import (
+    Category,
+    ParamCondition,
+    ParamSpace,
+    active_masks,
+    mask_inactive,
+    sample_space,
+    suggest_space,
+)
+from tunecost.calibrate.space_inference import check_records, infer_space
+from tunecost.calibrate.target_model import TargetModel
 from tunecost.calibrate.timing import SetupTime, TrialOverhead
 
 __all__ = [
+    "DURATION_FORMS",
+    "ENERGY_FORMS",
+    "FORMS",
+    "REACHED_PARAM",
     "Calibration",
+    "Category",
+    "ConfigNoise",
+    "CostForm",
     "CurveCV",
     "CurveModel",
     "CurvePoint",
+    "FeatureSpec",
+    "FitContext",
     "LearningCurve",
+    "LogLinear",
+    "LogLinearInteractions",
     "Measurement",
     "NvmlBackend",
+    "OverheadLogLinear",
+    "ParamCondition",
     "ParamSpace",
+    "PowerModel",
     "RaplBackend",
     "SeedNoise",
     "SetupTime",
@@ -65,9 +96,12 @@ __all__ = [
     "TrialMeter",
     "TrialOverhead",
     "TrialRecord",
+    "active_masks",
     "calibrate",
+    "check_records",
     "evaluate_on",
     "fit_calibration",
+    "fit_curve_model",
     "from_codecarbon",
     "from_jsonl",
     "from_optuna",
@@ -75,11 +109,14 @@ __all__ = [
     "infer_space",
     "join_codecarbon",
     "load_records",
+    "mask_inactive",
     "measured",
     "measured_trainable",
     "ray_report",
     "read_records",
+    "sample_space",
     "seed_noise",
+    "suggest_space",
     "write_records",
 ]
 

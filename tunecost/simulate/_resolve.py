@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from tunecost import accounting, catalog
 from tunecost._errors import one_line
 from tunecost._rng import as_generator
-from tunecost.calibrate.fit import Calibration, ParamSpace
+from tunecost.calibrate.calibration import Calibration
+from tunecost.calibrate.space import ParamSpace
 from tunecost.carbon import IntensitySeries, load_intensity_series
 from tunecost.config import (
     MAX_REPLICATES,

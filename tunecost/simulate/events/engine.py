@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tunecost._rng import as_generator
-from tunecost.calibrate.fit import Calibration
+from tunecost.calibrate.calibration import Calibration
 from tunecost.calibrate.records import read_records
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError

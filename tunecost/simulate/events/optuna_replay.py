@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tunecost.calibrate.fit import ParamSpace
+from tunecost.calibrate.space import ParamSpace
 from tunecost.exceptions import ConfigError
 from tunecost.simulate.events._job import Job, _Wait, between_trials_kw, mean_kw
 from tunecost.simulate.events.surrogate import Surrogate

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from tunecost.calibrate.fit import mask_inactive
+from tunecost.calibrate.space import mask_inactive
 from tunecost.exceptions import ConfigError
 from tunecost.simulate.events._job import WAIT, Job, _Wait
 from tunecost.simulate.events._trials import TrialBank

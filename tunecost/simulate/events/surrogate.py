@@ -3,7 +3,7 @@
 For each configuration the surrogate gives a full-budget duration, s, its power, W, the steps
 it reports at, in the objective's own units, the time of each report, the values reported,
 and the framework's overhead before it, all drawn from a real study's calibration
-(:class:`~tunecost.calibrate.fit.Calibration`):
+(:class:`~tunecost.calibrate.Calibration`):
 
 - **cost**: ``Calibration.sample_costs`` (fitted duration and energy with their correlated
   cross-validated residual noise);
@@ -40,15 +40,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tunecost.calibrate.calibration import Calibration
 from tunecost.calibrate.curves import CurveModel
-from tunecost.calibrate.fit import (
-    Calibration,
-    ParamSpace,
-    fit_curve_model,
-    sample_space,
-    suggest_space,
-)
+from tunecost.calibrate.fit import fit_curve_model
 from tunecost.calibrate.records import TrialRecord
+from tunecost.calibrate.space import ParamSpace, sample_space, suggest_space
 from tunecost.calibrate.timing import TrialOverhead
 from tunecost.durations import DurationModel
 from tunecost.exceptions import ConfigError
@@ -157,7 +153,7 @@ class Surrogate:
         """``study.ask`` a trial of :attr:`space`: with ``distributions`` (Optuna's, of the
         space) in one call where the space has no conditions, else define-by-run, so the
         sampler is asked only the parameters active under the trial's own choices
-        (:func:`~tunecost.calibrate.fit.suggest_space`)."""
+        (:func:`~tunecost.calibrate.suggest_space`)."""
         space = self.space
         if not any(d.condition is not None for d in space.values()):
             return study.ask(dict(distributions))
