@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -82,7 +83,7 @@ CONTRACT_CASES = {
 class TestContract:
     @pytest.mark.parametrize("shape", [(), (0,), (7,), (3, 4), (2, 0, 5)])
     def test_shape_dtype_positive_finite(self, model: DurationModel, shape: tuple[int, ...]):
-        x = model.sample(shape, rng=np.random.default_rng(0))
+        x = model.sample(shape, rng=0)
         assert isinstance(x, np.ndarray)
         assert x.shape == shape
         assert x.dtype == np.float64
@@ -96,13 +97,13 @@ class TestContract:
         assert 0 < mean_s < math.inf
 
     def test_same_seed_same_draws(self, model: DurationModel):
-        a = model.sample((50, 3), rng=np.random.default_rng(123))
-        b = model.sample((50, 3), rng=np.random.default_rng(123))
+        a = model.sample((50, 3), rng=123)
+        b = model.sample((50, 3), rng=123)
         np.testing.assert_array_equal(a, b)
 
     def test_different_seed_different_draws(self, model: DurationModel):
-        a = model.sample((50, 3), rng=np.random.default_rng(1))
-        b = model.sample((50, 3), rng=np.random.default_rng(2))
+        a = model.sample((50, 3), rng=1)
+        b = model.sample((50, 3), rng=2)
         if isinstance(model, Fixed):
             np.testing.assert_array_equal(a, b)
         else:
@@ -135,7 +136,7 @@ N_MEAN = 200_000
 
 
 def _assert_mean_matches(model: DurationModel, seed: int) -> None:
-    x = model.sample((N_MEAN,), rng=np.random.default_rng(seed))
+    x = model.sample((N_MEAN,), rng=seed)
     se = x.std(ddof=1) / math.sqrt(N_MEAN)
     assert abs(x.mean() - model.mean_s) < 4 * se, (x.mean(), model.mean_s, se)  # type: ignore[attr-defined]
 
@@ -177,7 +178,7 @@ def test_uniform_mean():
     ids=["lognormal", "gamma-upper-tail", "weibull-no-min"],
 )
 def test_truncated_mean_bounds_and_ks(model: Truncated):
-    x = model.sample((N_MEAN,), rng=np.random.default_rng(14))
+    x = model.sample((N_MEAN,), rng=14)
     assert x.min() >= model.min_s and x.max() <= model.max_s
     se = x.std(ddof=1) / math.sqrt(N_MEAN)
     assert abs(x.mean() - model.mean_s) < 4 * se
@@ -204,7 +205,7 @@ def test_truncated_lognormal_closed_form_agrees_with_quadrature():
 def test_truncated_far_upper_tail_uses_survival_function():
     # cdf(min_s) rounds to 1 here, so a cdf-based sampler would see zero mass.
     model = Truncated(LogNormal(1.0, 1.0), min_s=math.exp(9.0), max_s=math.exp(10.0))
-    x = model.sample((10_000,), rng=np.random.default_rng(15))
+    x = model.sample((10_000,), rng=15)
     assert model.mass > 0
     assert x.min() >= model.min_s and x.max() <= model.max_s
     assert scipy.stats.kstest(x, model.cdf).pvalue > 0.001
@@ -213,7 +214,7 @@ def test_truncated_far_upper_tail_uses_survival_function():
 def test_mixture_mean_and_component_shares():
     model = Mixture((Fixed(10.0), Fixed(1000.0)), (0.3, 0.7))
     assert model.mean_s == pytest.approx(0.3 * 10.0 + 0.7 * 1000.0, rel=1e-15)
-    x = model.sample((N_MEAN,), rng=np.random.default_rng(16))
+    x = model.sample((N_MEAN,), rng=16)
     share = np.mean(x == 10.0)
     assert abs(share - 0.3) < 4 * math.sqrt(0.3 * 0.7 / N_MEAN)
     _assert_mean_matches(Mixture((LogNormal(3600.0, 0.5), Uniform(60.0, 240.0)), (0.9, 0.1)), 17)
@@ -233,7 +234,7 @@ def test_empirical_stores_read_only_copy():
     assert model.mean_s == 2.0
     with pytest.raises(ValueError):
         model.durations_s[0] = 5.0
-    x = model.sample((10_000,), rng=np.random.default_rng(18))
+    x = model.sample((10_000,), rng=18)
     assert set(np.unique(x)) == {1.0, 2.0, 3.0}
 
 
@@ -244,7 +245,7 @@ def test_from_summary_matches_strubell_mean():
     model = from_summary(**LISA, sigma=1.0)
     assert isinstance(model, Truncated)
     assert model.mean_s == pytest.approx(52 * S_PER_H, rel=1e-6)
-    x = model.sample((N_MEAN,), rng=np.random.default_rng(20))
+    x = model.sample((N_MEAN,), rng=20)
     assert x.min() >= 180.0 and x.max() <= 9 * 86400.0
     se = x.std(ddof=1) / math.sqrt(N_MEAN)
     assert abs(x.mean() - model.mean_s) < 4 * se
@@ -257,7 +258,7 @@ def test_from_summary_crash_fraction_reconciles_table_4():
     assert model.mean_s / S_PER_H == pytest.approx(LISA_GPU_H_PER_JOB, rel=1e-3)
     crash = model.components[1]
     assert crash == Uniform(180.0, 720.0)
-    x = model.sample((50_000,), rng=np.random.default_rng(21))
+    x = model.sample((50_000,), rng=21)
     assert x.min() >= 180.0 and x.max() <= 9 * 86400.0
 
 
@@ -381,3 +382,133 @@ def test_configs_are_frozen():
     cfg = LogNormalConfig(dist="lognormal", median_h=1.0, sigma=1.0)
     with pytest.raises(ValidationError):
         cfg.sigma = 2.0  # type: ignore[misc]
+
+
+# ---- fast sampling: scipy.special inverses, no scipy.stats per draw -------------------------
+
+
+def _truncnorm_in_log_space(model: Truncated) -> object:
+    """scipy.stats' own truncated distribution of log(X), independent of tunecost's CDF."""
+    mu, sigma = model.base.mu, model.base.sigma  # type: ignore[attr-defined]
+    a = (math.log(model.min_s) - mu) / sigma if model.min_s > 0 else -math.inf
+    b = (math.log(model.max_s) - mu) / sigma
+    return scipy.stats.truncnorm(a, b, loc=mu, scale=sigma)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        from_summary(**LISA),  # lower branch, mass ~ 0.95
+        Truncated(LogNormal(3600.0, 1.0), min_s=600.0, max_s=7200.0),
+        Truncated(LogNormal(1.0, 1.0), min_s=math.exp(3.0), max_s=math.exp(4.0)),  # upper tail
+        Truncated(LogNormal(3600.0, 0.5), min_s=0.0, max_s=4000.0),  # no lower bound
+    ],
+    ids=["lisa", "both-bounds", "upper-tail", "max-only"],
+)
+def test_fast_truncated_lognormal_matches_scipy_truncated_distribution(model: Truncated):
+    x = model.sample((N_MEAN,), rng=30)
+    assert x.min() >= max(model.min_s, 0.0) and x.max() <= model.max_s
+    # KS against scipy.stats.truncnorm on log(X): an independent reference for the law.
+    assert scipy.stats.kstest(np.log(x[:50_000]), _truncnorm_in_log_space(model).cdf).pvalue > 1e-3
+    # The sample mean agrees with the closed-form truncated mean within 4 standard errors.
+    se = x.std(ddof=1) / math.sqrt(N_MEAN)
+    assert abs(x.mean() - model.mean_s) < 4 * se, (x.mean(), model.mean_s, se)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        from_summary(**LISA),
+        Truncated(LogNormal(1.0, 1.0), min_s=math.exp(3.0), max_s=math.exp(4.0)),
+        Truncated(Gamma(600.0, 0.5), min_s=1200.0, max_s=3000.0),
+        Truncated(Gamma(3600.0, 0.5), min_s=0.0, max_s=9000.0),  # by rejection
+        Truncated(Weibull(0.7, 1000.0), min_s=0.0, max_s=5000.0),
+        Truncated(Uniform(10.0, 100.0), min_s=20.0, max_s=50.0),
+        from_summary(**LISA, crash_fraction=0.05),
+    ],
+    ids=["lisa", "lognormal-upper", "gamma-upper", "gamma-rejection", "weibull", "uniform",
+         "mixture"],
+)
+def test_sampling_never_touches_scipy_stats(model: DurationModel, monkeypatch):
+    frozen = scipy.stats._distn_infrastructure.rv_continuous_frozen
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("scipy.stats used while sampling")
+
+    for name in ("__init__", "ppf", "isf", "cdf", "sf"):
+        monkeypatch.setattr(frozen, name, boom)
+    monkeypatch.setattr(scipy.stats._distn_infrastructure.rv_continuous, "freeze", boom)
+    x = model.sample((417, 39), rng=0)
+    assert x.shape == (417, 39) and np.isfinite(x).all() and (x > 0).all()
+
+
+def test_truncated_quantile_forms_match_scipy():
+    cases = [
+        (LogNormal(3600.0, 0.8), [1e-300, 1e-9, 0.3, 0.5, 0.9, 1 - 1e-12]),
+        (Gamma(600.0, 0.5), [1e-12, 0.2, 0.5, 0.99]),
+        (Weibull(0.7, 1000.0), [1e-12, 0.2, 0.5, 0.99]),
+        (Uniform(10.0, 100.0), [0.0, 0.2, 0.5, 1.0]),
+    ]
+    for base, qs in cases:
+        q = np.array(qs)
+        d = base.dist
+        np.testing.assert_allclose(base._ppf(q), d.ppf(q), rtol=1e-12)
+        np.testing.assert_allclose(base._isf(q), d.isf(q), rtol=1e-12)
+        x = d.ppf(q[(q > 0) & (q < 1)])
+        np.testing.assert_allclose(base._cdf(x), d.cdf(x), rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(base._sf(x), d.sf(x), rtol=1e-12, atol=1e-300)
+
+
+def test_truncated_gamma_by_rejection_has_the_truncated_law():
+    model = Truncated(Gamma(3600.0, 0.5), min_s=600.0, max_s=9000.0)
+    assert model._reject and model.mass >= 0.5
+    x = model.sample((N_MEAN,), rng=31)
+    assert x.min() >= 600.0 and x.max() <= 9000.0
+    d = model.base.dist
+    cdf = lambda v: (d.cdf(v) - d.cdf(600.0)) / (d.cdf(9000.0) - d.cdf(600.0))  # noqa: E731
+    assert scipy.stats.kstest(x[:50_000], cdf).pvalue > 1e-3
+    se = x.std(ddof=1) / math.sqrt(N_MEAN)
+    assert abs(x.mean() - model.mean_s) < 4 * se
+    # Exactly the shape asked for, including empty and scalar shapes.
+    assert model.sample((), rng=0).shape == ()
+    assert model.sample((0, 3), rng=0).shape == (0, 3)
+
+
+class _UserBase:
+    """A user distribution known only by its scipy frozen distribution."""
+
+    calls = 0
+
+    @property
+    def dist(self) -> object:
+        type(self).calls += 1
+        return scipy.stats.lognorm(s=0.5, scale=100.0)
+
+
+def test_truncated_user_base_freezes_its_dist_once():
+    model = Truncated(_UserBase(), min_s=50.0, max_s=300.0)
+    built = _UserBase.calls
+    for seed in range(20):
+        x = model.sample((100,), rng=seed)
+        assert x.min() >= 50.0 and x.max() <= 300.0
+    assert _UserBase.calls == built == 1
+    ref = Truncated(LogNormal(100.0, 0.5), 50.0, 300.0)
+    np.testing.assert_allclose(model.cdf([60.0, 100.0, 250.0]), ref.cdf([60.0, 100.0, 250.0]))
+
+
+@pytest.mark.parametrize("model", CONTRACT_CASES.values(), ids=CONTRACT_CASES.keys())
+def test_models_pickle_and_accept_every_seed_form(model: DurationModel):
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.sample((20,), rng=5), model.sample((20,), rng=5))
+    np.testing.assert_array_equal(
+        model.sample((20,), rng=np.random.SeedSequence(5)), model.sample((20,), rng=5)
+    )
+    assert model.sample((4,), rng=None).shape == (4,)
+    with pytest.raises(TypeError, match="rng must be"):
+        model.sample((4,), rng="five")  # type: ignore[arg-type]
+
+
+def test_mixture_never_picks_a_zero_weight_component():
+    model = Mixture((Fixed(1.0), Fixed(2.0), Fixed(3.0)), (0.5, 0.0, 0.5))
+    x = model.sample((10_000,), rng=0)
+    assert set(np.unique(x)) == {1.0, 3.0}

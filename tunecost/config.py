@@ -42,7 +42,7 @@ from tunecost.durations import DurationConfig
 from tunecost.exceptions import ConfigError
 from tunecost.failures import FailureConfig, PreemptionConfig
 from tunecost.power import PowerConfig
-from tunecost.strategies import StrategyConfig
+from tunecost.strategies import REPLAY_STRATEGIES, StrategyConfig, replay_only
 
 __all__ = [
     "MAX_REPLICATES",
@@ -249,11 +249,10 @@ class StudyConfig(_Model):
                 f"study {self.name!r} takes its durations from its calibration; "
                 "remove duration or calibration"
             )
-        if self.trial_overhead_s is not None and self.strategy.kind not in ("optuna",
-                                                                            "ray_tune"):
+        if self.trial_overhead_s is not None and not replay_only(self.strategy):
             raise ValueError(
                 f"study {self.name!r}: trial_overhead_s is modelled for the real search "
-                f"algorithms (kind optuna or ray_tune), but the strategy is "
+                f"algorithms (kind {' or '.join(REPLAY_STRATEGIES)}), but the strategy is "
                 f"{self.strategy.kind!r}; got trial_overhead_s={self.trial_overhead_s}"
             )
         return self

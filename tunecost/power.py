@@ -12,15 +12,26 @@ Three kinds, selected by ``kind`` in the study config:
 Waiting accelerators (at a synchronisation barrier, or idle in a reserved cluster) draw idle
 power: ``idle_w`` from the config, else the catalog's measured idle. When neither exists and
 the schedule needs it, resolution fails with a message saying which field to set.
+
+:data:`POWER_CONFIGS` is the registry (``kind`` -> config class); the union
+:data:`PowerConfig` is derived from it, so registering a class is the one step that adds a
+kind. Every config has ``resolve(acc) -> ResolvedPower``.
+
+Example:
+    >>> from tunecost import catalog
+    >>> h200 = catalog.accelerator("h200")  # TDP 700 W, measured idle 121.5 W
+    >>> IdleTdpPowerConfig(utilization=0.5).resolve(h200).busy_w
+    410.75
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunecost._registry import discriminated_union, registry
 from tunecost.catalog import AcceleratorSpec
 
 __all__ = [
@@ -113,15 +124,11 @@ class IdleTdpPowerConfig(_Power):
         )
 
 
-PowerConfig = Annotated[
-    ConstantPowerConfig | TdpFractionPowerConfig | IdleTdpPowerConfig,
-    Field(discriminator="kind"),
-]
-"""Any power model config, selected by ``kind``."""
+POWER_CONFIGS: dict[str, type[BaseModel]] = registry(
+    "kind", ConstantPowerConfig, TdpFractionPowerConfig, IdleTdpPowerConfig
+)
+"""Registry: ``kind`` → config class (each has ``resolve(acc) -> ResolvedPower``). The one
+place a kind is added."""
 
-POWER_CONFIGS: dict[str, type[BaseModel]] = {
-    "constant": ConstantPowerConfig,
-    "tdp_fraction": TdpFractionPowerConfig,
-    "idle_tdp": IdleTdpPowerConfig,
-}
-"""Registry: ``kind`` → config class."""
+PowerConfig = discriminated_union(POWER_CONFIGS, "kind")
+"""Any power model config, selected by ``kind``; derived from :data:`POWER_CONFIGS`."""

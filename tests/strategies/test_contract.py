@@ -1,15 +1,32 @@
-"""The contract every registered strategy must keep (optuna's shared sampler tests pattern)."""
+"""The contract every registered strategy must keep (optuna's shared sampler tests pattern).
+
+Two layers: ``CASES`` gives a representative config (and its trial count) for every kind
+with a plan; ``MINIMAL`` gives the smallest valid config for *every* registered kind,
+replay-only ones included, and the registry-wide tests are parametrised over
+``STRATEGY_CONFIGS`` itself, so registering a kind without a minimal config here fails.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
-from tunecost.strategies import STRATEGIES, StrategyConfig, TrialPlan
+from tunecost.exceptions import ConfigError
+from tunecost.strategies import (
+    REPLAY_STRATEGIES,
+    STRATEGIES,
+    STRATEGY_CONFIGS,
+    StrategyConfig,
+    TrialPlan,
+    replay_only,
+    resizable_by_prefix,
+    size_field,
+)
 
 # One representative config per registry entry, with the number of trials its plan must have.
 CASES: dict[str, tuple[dict[str, Any], int]] = {
@@ -46,7 +63,7 @@ def _config(kind: str) -> Any:
 
 
 def _plan(kind: str, seed: int = 0, n_reps: int = N_REPS) -> TrialPlan:
-    return _config(kind).build().plan(n_reps, rng=np.random.default_rng(seed))
+    return _config(kind).build().plan(n_reps, rng=seed)
 
 
 @pytest.fixture(params=sorted(CASES))
@@ -150,4 +167,140 @@ def test_unknown_key_rejected(kind: str) -> None:
 def test_n_reps_must_be_positive(kind: str) -> None:
     strategy = _config(kind).build()
     with pytest.raises(ValueError, match="n_reps"):
-        strategy.plan(0, rng=np.random.default_rng(0))
+        strategy.plan(0, rng=0)
+
+
+# ---- every registered kind, replay-only ones included --------------------------------------
+
+MINIMAL: dict[str, dict[str, Any]] = {
+    "single_run": {},
+    "grid": {"n_configs": 4},
+    "random": {"n_trials": 4},
+    "bayesian": {"n_trials": 4},
+    "successive_halving": {"n_trials": 4, "min_fidelity": 0.25},
+    "asha": {"n_trials": 4, "min_fidelity": 0.25},
+    "hyperband": {"min_fidelity": 0.25},
+    "median_pruning": {"n_trials": 8, "n_evaluations": 4, "stop_fraction": 0.5},
+    "nas": {"n_children": 4, "child_fidelity": 0.5},
+    "optuna": {"n_trials": 4},
+    "ray_tune": {"n_trials": 4},
+}
+"""The smallest valid config of each registered kind (besides ``kind``)."""
+
+
+def _minimal(kind: str) -> BaseModel:
+    assert kind in MINIMAL, f"registered strategy kind {kind!r} has no minimal config in MINIMAL"
+    return TypeAdapter(StrategyConfig).validate_python({"kind": kind, **MINIMAL[kind]})
+
+
+@pytest.fixture(params=sorted(STRATEGY_CONFIGS))
+def any_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_union_is_derived_from_the_registry() -> None:
+    union = typing.get_args(StrategyConfig)[0]
+    assert typing.get_args(union) == tuple(STRATEGY_CONFIGS.values())
+    assert STRATEGIES.keys() | REPLAY_STRATEGIES.keys() == STRATEGY_CONFIGS.keys()
+    assert not STRATEGIES.keys() & REPLAY_STRATEGIES.keys()
+    for kind, cls in STRATEGY_CONFIGS.items():
+        assert cls.model_fields["kind"].default == kind
+
+
+def test_minimal_configs_name_only_registered_kinds() -> None:
+    assert set(MINIMAL) <= set(STRATEGY_CONFIGS)
+
+
+def test_minimal_config_validates_to_its_class(any_kind: str) -> None:
+    cfg = _minimal(any_kind)
+    assert type(cfg) is STRATEGY_CONFIGS[any_kind]
+    assert cfg.build().name == any_kind  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("n_reps", [1, 3])
+def test_plan_or_refusal(any_kind: str, n_reps: int) -> None:
+    strategy = _minimal(any_kind).build()  # type: ignore[attr-defined]
+    if replay_only(any_kind):
+        with pytest.raises(ConfigError, match="replay engine") as info:
+            strategy.plan(n_reps, rng=0)
+        assert "engine='replay'" in str(info.value)
+        return
+    plan = strategy.plan(n_reps, rng=0)
+    assert isinstance(plan, TrialPlan)
+    assert plan.validate(n_reps) is plan
+    n = plan.n_jobs
+    assert n >= plan.n_trials >= 1
+    assert plan.fidelity.shape == plan.reached.shape == plan.stopped.shape == (n_reps, n)
+    for arr in (plan.trial, plan.stage, plan.barrier, plan.parent, plan.cost_factor):
+        assert arr.shape == (n,)
+    assert set(plan.trial.tolist()) == set(range(plan.n_trials))
+    assert ((plan.fidelity > 0) & (plan.fidelity <= 1)).all()
+    jobs = np.arange(n)
+    assert ((plan.parent == -1) | ((plan.parent >= 0) & (plan.parent < jobs))).all()
+    assert ((plan.barrier == -1) | ((plan.barrier >= 0) & (plan.barrier < plan.stage))).all()
+
+
+def _assert_same_plan(a: TrialPlan, b: TrialPlan) -> None:
+    for f in dataclasses.fields(TrialPlan):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=f.name)
+        else:
+            assert x == y, f.name
+
+
+@pytest.mark.parametrize("kind", sorted(STRATEGIES))
+def test_every_seed_form_gives_the_same_plan(kind: str) -> None:
+    strategy = _minimal(kind).build()  # type: ignore[attr-defined]
+    by_int = strategy.plan(3, rng=7)
+    _assert_same_plan(by_int, strategy.plan(3, rng=7))
+    _assert_same_plan(by_int, strategy.plan(3, rng=np.random.SeedSequence(7)))
+    with pytest.raises(TypeError, match="rng must be"):
+        strategy.plan(3, rng="seven")
+    strategy.plan(3, rng=None)  # fresh entropy, still a valid plan
+
+
+def test_facts_are_consistent(any_kind: str) -> None:
+    cls = STRATEGY_CONFIGS[any_kind]
+    cfg = _minimal(any_kind)
+    field = size_field(cfg)
+    assert size_field(any_kind) == size_field(cls) == cls.size_field
+    if cls.size_field is not None:
+        assert cls.size_field in cls.model_fields
+    if field is not None:
+        assert isinstance(getattr(cfg, field), int)
+    assert replay_only(cfg) == replay_only(cls) == (any_kind in REPLAY_STRATEGIES)
+    if resizable_by_prefix(cfg):
+        assert field is not None and not replay_only(cfg)
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in STRATEGIES if resizable_by_prefix(k)))
+def test_resizable_by_prefix_means_the_first_k_trials(kind: str) -> None:
+    """With size k the plan is the first k trials of the plan with size 2k (one replicate,
+    same seed: a strategy that draws per trial draws them in trial order)."""
+    cfg = _config(kind) if resizable_by_prefix(_config(kind)) else _minimal(kind)
+    field = size_field(cfg)
+    assert field is not None
+    k = getattr(cfg, field)
+    small = cfg.build().plan(1, rng=3)  # type: ignore[attr-defined]
+    big = cfg.model_copy(update={field: 2 * k}).build().plan(1, rng=3)  # type: ignore[attr-defined]
+    assert big.n_trials == 2 * small.n_trials
+    first = big.trial < small.n_trials
+    assert first.sum() == small.n_jobs
+    for name in ("trial", "stage", "barrier", "parent", "cost_factor"):
+        np.testing.assert_array_equal(getattr(big, name)[first], getattr(small, name), name)
+    for name in ("fidelity", "reached", "stopped"):
+        np.testing.assert_array_equal(getattr(big, name)[:, first], getattr(small, name), name)
+
+
+def test_grid_by_space_has_no_size_field() -> None:
+    cfg = TypeAdapter(StrategyConfig).validate_python({"kind": "grid", "space": {"lr": [1, 2]}})
+    assert size_field(cfg) is None and not resizable_by_prefix(cfg)
+    assert size_field("grid") == "n_configs"
+
+
+def test_unknown_kind_in_helpers() -> None:
+    with pytest.raises(ConfigError, match="evolution"):
+        replay_only("evolution")
+    with pytest.raises(TypeError):
+        size_field(3)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ def _expected_stop_pmf(n_eval: int, warmup: int, p: float) -> dict[int, float]:
 
 def test_no_stopping_runs_every_trial_to_full() -> None:
     plan = MedianPruning(n_trials=30, n_evaluations=8, stop_fraction=0.0).plan(
-        50, rng=np.random.default_rng(0)
+        50, rng=0
     )
     assert (plan.fidelity == 1.0).all() and (plan.reached == 1.0).all()
     assert not plan.stopped.any()
@@ -37,7 +37,7 @@ def test_mean_stopping_fidelity_matches_closed_form() -> None:
         n_warmup_evaluations=warmup,
         n_startup_trials=n_start,
     )
-    plan = mp.plan(50_000, rng=np.random.default_rng(1))
+    plan = mp.plan(50_000, rng=1)
     pmf = _expected_stop_pmf(n_eval, warmup, p)
     assert sum(pmf.values()) == pytest.approx(1.0)
     expected_mean = sum(k * q for k, q in pmf.items()) / n_eval
@@ -52,7 +52,7 @@ def test_mean_stopping_fidelity_matches_closed_form() -> None:
 
 def test_startup_trials_never_stopped() -> None:
     plan = MedianPruning(n_trials=12, n_evaluations=5, stop_fraction=0.9, n_startup_trials=3).plan(
-        2000, rng=np.random.default_rng(2)
+        2000, rng=2
     )
     assert (plan.fidelity[:, :3] == 1.0).all()
     assert not plan.stopped[:, :3].any()
@@ -62,7 +62,7 @@ def test_startup_trials_never_stopped() -> None:
 def test_stopped_iff_below_full_and_warmup_respected() -> None:
     plan = MedianPruning(
         n_trials=12, n_evaluations=6, stop_fraction=0.5, n_warmup_evaluations=3, n_startup_trials=0
-    ).plan(3000, rng=np.random.default_rng(3))
+    ).plan(3000, rng=3)
     np.testing.assert_array_equal(plan.stopped, plan.fidelity < 1.0)
     np.testing.assert_array_equal(plan.reached, plan.fidelity)
     assert set(np.unique(plan.fidelity).tolist()) == {4 / 6, 5 / 6, 1.0}
@@ -71,21 +71,21 @@ def test_stopped_iff_below_full_and_warmup_respected() -> None:
 def test_warmup_covering_all_evaluations_disables_pruning() -> None:
     plan = MedianPruning(
         n_trials=12, n_evaluations=4, stop_fraction=0.9, n_warmup_evaluations=3, n_startup_trials=0
-    ).plan(100, rng=np.random.default_rng(4))
+    ).plan(100, rng=4)
     assert not plan.stopped.any()
 
 
 def test_replicates_differ_and_seeds_matter() -> None:
     mp = MedianPruning(n_trials=20, n_evaluations=10, stop_fraction=0.3, n_startup_trials=0)
-    a = mp.plan(100, rng=np.random.default_rng(5)).fidelity
-    b = mp.plan(100, rng=np.random.default_rng(6)).fidelity
+    a = mp.plan(100, rng=5).fidelity
+    b = mp.plan(100, rng=6).fidelity
     assert not np.array_equal(a, b)
     assert not (a == a[0]).all()  # not one draw broadcast over replicates
 
 
 def test_batches() -> None:
     plan = MedianPruning(n_trials=5, n_evaluations=3, stop_fraction=0.5, batch_size=2).plan(
-        4, rng=np.random.default_rng(7)
+        4, rng=7
     )
     assert plan.stage.tolist() == [0, 0, 1, 1, 2]
     assert plan.barrier.tolist() == [-1, -1, 0, 0, 1]

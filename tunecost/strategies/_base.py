@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from tunecost._rng import RngLike, as_generator
 from tunecost.exceptions import ConfigError
 
 __all__ = ["MAX_JOBS_PER_STUDY", "Strategy", "TrialPlan"]
@@ -131,8 +132,10 @@ class Strategy(Protocol):
     """A search strategy: decides which jobs a study runs (not how long they take).
 
     One required method, :meth:`plan`. Strategies are frozen and built from their pydantic
-    config (``StrategyConfig.build()``); the registry :data:`tunecost.strategies.STRATEGIES`
-    maps each config ``kind`` to its config class.
+    config (``StrategyConfig.build()``); the registry
+    :data:`tunecost.strategies.STRATEGY_CONFIGS` maps each config ``kind`` to its config class.
+    The simulator always passes a ``numpy.random.Generator``; the shipped strategies also
+    accept any seed ``tunecost._rng.as_generator`` takes (an int, a ``SeedSequence``, ``None``).
     """
 
     name: ClassVar[str]
@@ -220,6 +223,12 @@ def _check_n_reps(n_reps: object) -> int:
     return _check_int("n_reps", n_reps, low=1)
 
 
+def _generator(rng: RngLike) -> np.random.Generator:
+    """``rng`` as a Generator (a Generator passes straight through); every ``plan`` calls it,
+    so a bad ``rng`` fails the same way whether or not the strategy draws from it."""
+    return rng if isinstance(rng, np.random.Generator) else as_generator(rng)
+
+
 def _per_rep(row: np.ndarray, n_reps: int) -> np.ndarray:
     """Repeat a per-job row for every replicate: ``(n_jobs,)`` -> ``(n_reps, n_jobs)``."""
     # A real copy, not a zero-stride broadcast view, so a consumer may write into it.
@@ -229,10 +238,26 @@ def _per_rep(row: np.ndarray, n_reps: int) -> np.ndarray:
 class _Config(BaseModel):
     """Base of every strategy config: strict about unknown keys, immutable, and buildable.
 
-    Subclasses declare ``kind`` and their fields and implement ``build()``.
+    Subclasses declare ``kind`` and their fields, implement ``build()``, and state the facts
+    consumers need about their kind as class variables (read them through the helpers in
+    :mod:`tunecost.strategies`, e.g. :func:`~tunecost.strategies.replay_only`, rather than
+    comparing ``kind`` with names):
+
+    Attributes:
+        replay_only: only the event-driven replay engine can run the kind (its jobs depend
+            on results, so it has no plan drawn ahead); the vectorised engine refuses it.
+        size_field: the integer field that sets how many trials the study runs (``n_trials``,
+            ``n_configs``, ...), or ``None`` when no single field does.
+        resizable_by_prefix: the study's trials are exchangeable search trials: with
+            ``size_field`` set to ``k``, its plan is the first ``k`` trials of a larger one,
+            so the study's size can be varied through that field alone.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    replay_only: ClassVar[bool] = False
+    size_field: ClassVar[str | None] = None
+    resizable_by_prefix: ClassVar[bool] = False
 
     def build(self) -> Strategy:
         """Build the frozen strategy this config describes."""

@@ -9,12 +9,12 @@ algorithm on a simulated clock instead.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunecost._paths import ConfigPath
+from tunecost._rng import RngLike
 from tunecost.exceptions import ConfigError
 from tunecost.report_schedule import ReportSchedule
 from tunecost.strategies._base import _Config
@@ -61,7 +61,7 @@ class ReplayOnly:
 
     name: str
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> object:
+    def plan(self, n_reps: int, *, rng: RngLike) -> object:
         """Refuse: the plan of a result-driven search is only known by running it."""
         raise ConfigError(
             f"strategy kind {self.name!r} replays a real search algorithm on a simulated clock; "
@@ -82,6 +82,8 @@ class ReplayConfig(_Config):
             ``n_evaluations``) the calibration's measured schedule.
         objective: where the surrogate's values come from.
     """
+
+    replay_only: ClassVar[bool] = True
 
     n_evaluations: Annotated[int, Field(gt=0, le=100_000)] | None = None
     report: ReportSchedule | None = None

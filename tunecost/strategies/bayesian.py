@@ -9,6 +9,7 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from tunecost._rng import RngLike
 from tunecost.strategies._base import (
     TrialPlan,
     _check_count,
@@ -16,6 +17,7 @@ from tunecost.strategies._base import (
     _check_int,
     _check_n_reps,
     _Config,
+    _generator,
 )
 
 __all__ = ["BayesianOptimization", "BayesianOptimizationConfig"]
@@ -44,9 +46,8 @@ class BayesianOptimization:
             (dimensionless; 1.0 means they cost the same as random ones).
 
     Example:
-        >>> import numpy as np
         >>> bo = BayesianOptimization(n_trials=10, n_startup=4, batch_size=3)
-        >>> bo.plan(1, rng=np.random.default_rng(0)).barrier
+        >>> bo.plan(1, rng=0).barrier
         array([-1, -1, -1, -1,  0,  0,  0,  1,  1,  1])
     """
 
@@ -73,9 +74,10 @@ class BayesianOptimization:
             ),
         )
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
+    def plan(self, n_reps: int, *, rng: RngLike) -> TrialPlan:
         """One full-fidelity job per trial; ``rng`` is accepted and not used."""
         n_reps = _check_n_reps(n_reps)
+        _generator(rng)  # checked, not used
         n_start = min(self.n_startup, self.n_trials)
         after = np.arange(self.n_trials - n_start, dtype=np.int64)
         # With no start-up trials the first batch is stage 0: a barrier on an empty stage
@@ -103,6 +105,8 @@ class BayesianOptimizationConfig(_Config):
     """
 
     kind: Literal["bayesian"] = "bayesian"
+    size_field: ClassVar[str | None] = "n_trials"
+    resizable_by_prefix: ClassVar[bool] = True
     n_trials: Annotated[int, Field(gt=0)]
     n_startup: Annotated[int, Field(ge=0)] = 10
     batch_size: Annotated[int, Field(gt=0)] = 1

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
+from tunecost._rng import RngLike
 from tunecost.strategies._base import (
     TrialPlan,
     _check_batch_size,
@@ -19,6 +19,7 @@ from tunecost.strategies._base import (
     _check_n_reps,
     _Config,
     _fail,
+    _generator,
 )
 
 __all__ = ["GridSearch", "GridSearchConfig", "Scalar"]
@@ -46,9 +47,8 @@ class GridSearch:
     ``"lr=0.1, layers=2, seed=0"`` (``"config 3, seed=0"`` with ``n_configs``).
 
     Example:
-        >>> import numpy as np
         >>> grid = GridSearch(space={"lr": [0.1, 0.01], "layers": [2, 4, 8]}, repeats=2)
-        >>> p = grid.plan(1, rng=np.random.default_rng(0))
+        >>> p = grid.plan(1, rng=0)
         >>> p.n_trials, p.config[0]
         (12, 'lr=0.1, layers=2, seed=0')
     """
@@ -100,9 +100,10 @@ class GridSearch:
             ]
         return tuple(f"{p}, seed={s}" for p in points for s in range(self.repeats))
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
+    def plan(self, n_reps: int, *, rng: RngLike) -> TrialPlan:
         """One full-fidelity job per grid point and seed; ``rng`` is accepted and not used."""
         n_reps = _check_n_reps(n_reps)
+        _generator(rng)  # checked, not used
         labels = self.labels()
         return TrialPlan.simple(n_reps, len(labels), config=labels, batch_size=self.batch_size)
 
@@ -136,6 +137,8 @@ class GridSearchConfig(_Config):
     """
 
     kind: Literal["grid"] = "grid"
+    size_field: ClassVar[str | None] = "n_configs"  # None with `space`: see size_field()
+    resizable_by_prefix: ClassVar[bool] = True
     space: (
         Annotated[dict[str, Annotated[list[Scalar], Field(min_length=1)]], Field(min_length=1)]
         | None

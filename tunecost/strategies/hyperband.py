@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field
 
+from tunecost._rng import RngLike
 from tunecost.strategies._base import (
     TrialPlan,
     _check_int,
@@ -15,6 +15,7 @@ from tunecost.strategies._base import (
     _check_n_reps,
     _Config,
     _fail,
+    _generator,
 )
 from tunecost.strategies.successive_halving import (
     _check_fidelities,
@@ -105,10 +106,11 @@ class Hyperband:
             out.append((counts, fids))
         return tuple(out)
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
+    def plan(self, n_reps: int, *, rng: RngLike) -> TrialPlan:
         """All brackets' jobs, iteration by iteration and bracket by bracket (``s_max``
         first), rung by rung within a bracket; ``rng`` is accepted and not used."""
         n_reps = _check_n_reps(n_reps)
+        _generator(rng)  # checked, not used
         parts: list[_Jobs] = []
         n_trials = n_stages = 0
         for it in range(self.n_iterations):
@@ -140,6 +142,7 @@ class HyperbandConfig(_Config):
     """
 
     kind: Literal["hyperband"] = "hyperband"
+    # size_field stays None: min_fidelity and eta set the brackets, n_iterations repeats them.
     min_fidelity: Annotated[float, Field(gt=0, le=1)]
     eta: Annotated[int, Field(ge=2)] = 3
     max_fidelity: Annotated[float, Field(gt=0, le=1)] = 1.0

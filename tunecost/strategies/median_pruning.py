@@ -9,6 +9,7 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from tunecost._rng import RngLike
 from tunecost.strategies._base import (
     TrialPlan,
     _check_batch_size,
@@ -17,6 +18,7 @@ from tunecost.strategies._base import (
     _check_int,
     _check_n_reps,
     _Config,
+    _generator,
 )
 
 __all__ = ["MedianPruning", "MedianPruningConfig"]
@@ -47,9 +49,8 @@ class MedianPruning:
             as workers free up.
 
     Example:
-        >>> import numpy as np
         >>> mp = MedianPruning(n_trials=8, n_evaluations=4, stop_fraction=0.5)
-        >>> p = mp.plan(1000, rng=np.random.default_rng(0))
+        >>> p = mp.plan(1000, rng=0)
         >>> bool((p.fidelity[:, :5] == 1.0).all())  # start-up trials
         True
         >>> sorted(set(p.fidelity[:, 5:].ravel().tolist()))
@@ -92,9 +93,10 @@ class MedianPruning:
         )
         object.__setattr__(self, "batch_size", _check_batch_size(self.batch_size))
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
+    def plan(self, n_reps: int, *, rng: RngLike) -> TrialPlan:
         """One job per trial, of random fidelity ``stop evaluation / n_evaluations``."""
         n_reps = _check_n_reps(n_reps)
+        rng = _generator(rng)
         n_eval = self.n_evaluations
         shape = (n_reps, self.n_trials)
         if self.stop_fraction > 0.0:
@@ -122,6 +124,8 @@ class MedianPruningConfig(_Config):
     """
 
     kind: Literal["median_pruning"] = "median_pruning"
+    size_field: ClassVar[str | None] = "n_trials"
+    resizable_by_prefix: ClassVar[bool] = True
     n_trials: Annotated[int, Field(gt=0)]
     n_evaluations: Annotated[int, Field(gt=0)]
     stop_fraction: Annotated[float, Field(ge=0, lt=1)]

@@ -8,12 +8,14 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from tunecost._rng import RngLike
 from tunecost.strategies._base import (
     TrialPlan,
     _check_count,
     _check_float,
     _check_n_reps,
     _Config,
+    _generator,
     _per_rep,
 )
 
@@ -54,10 +56,9 @@ class NeuralArchitectureSearch:
         final_cost_factor: duration multiplier of the final training, float > 0.
 
     Example:
-        >>> import numpy as np
         >>> nas = NeuralArchitectureSearch(n_children=9790, child_fidelity=1 / 3,
         ...                                final_training=False)
-        >>> p = nas.plan(1, rng=np.random.default_rng(0))
+        >>> p = nas.plan(1, rng=0)
         >>> round(float((p.fidelity[0] * p.cost_factor).sum()) * 84.0)  # hours, Strubell
         274120
     """
@@ -85,10 +86,11 @@ class NeuralArchitectureSearch:
             )
         object.__setattr__(self, "final_training", bool(self.final_training))
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
+    def plan(self, n_reps: int, *, rng: RngLike) -> TrialPlan:
         """Children first (trials ``0..n_children-1``), then the final training (if any) as
         the last trial; ``rng`` is accepted and not used."""
         n_reps = _check_n_reps(n_reps)
+        _generator(rng)  # checked, not used
         n_c = self.n_children
         n = n_c + int(self.final_training)
         fidelity = np.full(n, self.child_fidelity)
@@ -121,6 +123,7 @@ class NeuralArchitectureSearchConfig(_Config):
     """
 
     kind: Literal["nas"] = "nas"
+    size_field: ClassVar[str | None] = "n_children"
     n_children: Annotated[int, Field(gt=0)]
     child_fidelity: Annotated[float, Field(gt=0, le=1)]
     child_cost_factor: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0

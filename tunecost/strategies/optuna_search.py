@@ -142,6 +142,7 @@ class OptunaSearchConfig(ReplayConfig):
     """
 
     kind: Literal["optuna"] = "optuna"
+    size_field: ClassVar[str | None] = "n_trials"
     n_trials: Annotated[int, Field(gt=0, le=10_000_000)]
     sampler: SamplerSpec = SamplerSpec(name="TPESampler")
     pruner: PrunerSpec = PrunerSpec(name="NopPruner")

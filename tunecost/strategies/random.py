@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field
 
+from tunecost._rng import RngLike
 from tunecost.strategies._base import (
     TrialPlan,
     _check_batch_size,
     _check_count,
     _check_n_reps,
     _Config,
+    _generator,
 )
 
 __all__ = ["RandomSearch", "RandomSearchConfig"]
@@ -32,8 +33,7 @@ class RandomSearch:
             when wave ``j - 1`` has ended entirely); ``None`` runs them as workers free up.
 
     Example:
-        >>> import numpy as np
-        >>> RandomSearch(n_trials=5, batch_size=2).plan(1, rng=np.random.default_rng(0)).stage
+        >>> RandomSearch(n_trials=5, batch_size=2).plan(1, rng=0).stage
         array([0, 0, 1, 1, 2])
     """
 
@@ -46,9 +46,10 @@ class RandomSearch:
         object.__setattr__(self, "n_trials", _check_count("n_trials", self.n_trials))
         object.__setattr__(self, "batch_size", _check_batch_size(self.batch_size))
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
+    def plan(self, n_reps: int, *, rng: RngLike) -> TrialPlan:
         """One full-fidelity job per trial; ``rng`` is accepted and not used."""
         n_reps = _check_n_reps(n_reps)
+        _generator(rng)  # checked, not used
         return TrialPlan.simple(n_reps, self.n_trials, batch_size=self.batch_size)
 
 
@@ -61,6 +62,8 @@ class RandomSearchConfig(_Config):
     """
 
     kind: Literal["random"] = "random"
+    size_field: ClassVar[str | None] = "n_trials"
+    resizable_by_prefix: ClassVar[bool] = True
     n_trials: Annotated[int, Field(gt=0)]
     batch_size: Annotated[int, Field(gt=0)] | None = None
 

@@ -141,6 +141,7 @@ class RayTuneConfig(ReplayConfig):
     is short for ``report: {count: n}``."""
 
     kind: Literal["ray_tune"] = "ray_tune"
+    size_field: ClassVar[str | None] = "n_trials"
     n_trials: Annotated[int, Field(gt=0, le=10_000_000)]
     scheduler: SchedulerConfig = ASHASchedulerConfig()
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field
 
-from tunecost.strategies._base import TrialPlan, _check_count, _check_n_reps, _Config
+from tunecost._rng import RngLike
+from tunecost.strategies._base import (
+    TrialPlan,
+    _check_count,
+    _check_n_reps,
+    _Config,
+    _generator,
+)
 
 __all__ = ["SingleRun", "SingleRunConfig"]
 
@@ -23,8 +29,7 @@ class SingleRun:
         n_runs: number of full trainings, int >= 1 (e.g. seeds of the final model).
 
     Example:
-        >>> import numpy as np
-        >>> SingleRun().plan(2, rng=np.random.default_rng(0)).fidelity
+        >>> SingleRun().plan(2, rng=0).fidelity
         array([[1.],
                [1.]])
     """
@@ -36,9 +41,10 @@ class SingleRun:
     def __post_init__(self) -> None:
         object.__setattr__(self, "n_runs", _check_count("n_runs", self.n_runs))
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
+    def plan(self, n_reps: int, *, rng: RngLike) -> TrialPlan:
         """One job per run, all in stage 0; ``rng`` is accepted and not used."""
         n_reps = _check_n_reps(n_reps)
+        _generator(rng)  # checked, not used
         labels = tuple(f"run {i}" for i in range(self.n_runs))
         return TrialPlan.simple(n_reps, self.n_runs, config=labels)
 
@@ -52,6 +58,7 @@ class SingleRunConfig(_Config):
     """
 
     kind: Literal["single_run"] = "single_run"
+    size_field: ClassVar[str | None] = "n_runs"
     n_runs: Annotated[int, Field(gt=0)] = 1
 
     def build(self) -> SingleRun:

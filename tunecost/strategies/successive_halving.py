@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from tunecost._rng import RngLike
 from tunecost.strategies._base import (
     TrialPlan,
     _check_count,
@@ -23,6 +24,7 @@ from tunecost.strategies._base import (
     _check_n_reps,
     _Config,
     _fail,
+    _generator,
     _per_rep,
 )
 
@@ -196,9 +198,10 @@ class _Halving:
             for k in range(self.top_rung + 1)
         )
 
-    def plan(self, n_reps: int, *, rng: np.random.Generator) -> TrialPlan:
+    def plan(self, n_reps: int, *, rng: RngLike) -> TrialPlan:
         """One job per rung each trial reaches; ``rng`` is accepted and not used."""
         n_reps = _check_n_reps(n_reps)
+        _generator(rng)  # checked, not used
         counts, fids = zip(*self.rungs(), strict=True)
         jobs = _halving_jobs(counts, fids, resume=self.resume, sync=self._sync)
         return jobs.to_plan(n_reps)
@@ -224,11 +227,10 @@ class SuccessiveHalving(_Halving):
     highest non-empty rung.
 
     Example:
-        >>> import numpy as np
         >>> sha = SuccessiveHalving(n_trials=9, min_fidelity=1 / 9, eta=3)
         >>> [n for n, _ in sha.rungs()]
         [9, 3, 1]
-        >>> sha.plan(1, rng=np.random.default_rng(0)).n_jobs
+        >>> sha.plan(1, rng=0).n_jobs
         13
     """
 
@@ -246,8 +248,7 @@ class ASHA(_Halving):
     promotes depends on results, which the event-driven replay models.
 
     Example:
-        >>> import numpy as np
-        >>> p = ASHA(n_trials=9, min_fidelity=1 / 9).plan(1, rng=np.random.default_rng(0))
+        >>> p = ASHA(n_trials=9, min_fidelity=1 / 9).plan(1, rng=0)
         >>> bool((p.barrier == -1).all())
         True
     """
@@ -260,6 +261,8 @@ _UnitFidelity = Annotated[float, Field(gt=0, le=1)]
 
 
 class _HalvingConfig(_Config):
+    size_field: ClassVar[str | None] = "n_trials"  # rung counts follow it: not a prefix
+
     n_trials: Annotated[int, Field(gt=0)]
     min_fidelity: _UnitFidelity
     eta: Annotated[int, Field(ge=2)] = 3
