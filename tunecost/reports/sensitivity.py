@@ -47,6 +47,7 @@ from tunecost.simulate.pipeline import (
     totals,
     usage,
 )
+from tunecost.strategies import resizable_by_prefix, size_field
 from tunecost.units import S_PER_H
 
 __all__ = [
@@ -109,8 +110,6 @@ RANK_BY = ("energy_kwh", "co2e_kg", "cost_usd", "electricity_usd")
 _STRUCTURAL = ("duration_spread", "n_trials", "failure_rate")
 _ELEMENTS_PER_CHUNK = 2_000_000
 """Bound on one stacked ``(points × replicates, jobs)`` array, as in the simulator."""
-_TRIAL_KINDS = {"random", "grid", "bayesian", "median_pruning"}
-"""Strategies whose trials are independent, so fewer trials = the first k of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,14 +208,15 @@ def default_assumptions(
 
 
 def _study_trials_mode(study: StudyConfig) -> str:
-    kind = study.strategy.kind
-    if kind in _TRIAL_KINDS and getattr(study.strategy, "space", None) is None:
-        return "trials"
-    return "count"
+    """``"trials"`` where the number of trials can be varied by its field alone (the first
+    ``k`` trials of a larger study), else ``"count"`` (the number of study instances)."""
+    return "trials" if resizable_by_prefix(study.strategy) else "count"
 
 
 def _n_trials_field(study: StudyConfig) -> str:
-    return "n_configs" if study.strategy.kind == "grid" else "n_trials"
+    field = size_field(study.strategy)
+    assert field is not None  # resizable_by_prefix promises one
+    return field
 
 
 class TotalsModel:

@@ -110,10 +110,10 @@ STRATEGIES: dict[str, type[BaseModel]] = {
 REPLAY_STRATEGIES: dict[str, type[BaseModel]] = {
     k: c for k, c in STRATEGY_CONFIGS.items() if c.replay_only
 }
-"""The kinds only the event-driven replay runs (``tunecost.replay``): a real Optuna sampler
-and pruner, or a Ray Tune scheduler; a view of :data:`STRATEGY_CONFIGS`. Their results decide
-their jobs, so they cannot keep the :class:`Strategy` contract (a plan drawn before the run);
-their ``plan`` raises a ConfigError pointing at the replay engine."""
+"""The kinds only the event engine runs (``tunecost.simulate.events``): a real Optuna
+sampler and pruner, or a Ray Tune scheduler; a view of :data:`STRATEGY_CONFIGS`. Their
+results decide their jobs, so they cannot keep the :class:`Strategy` contract (a plan drawn
+before the run); their ``plan`` raises a ConfigError pointing at the replay engine."""
 
 
 def _config_class(config: BaseModel | type[BaseModel] | str) -> type[_Config]:

@@ -3,7 +3,7 @@
 These kinds name a real search algorithm whose choices depend on results, so no plan can be
 drawn ahead of the run: they have no :meth:`Strategy.plan` worth the name. Their ``plan``
 raises a :class:`ConfigError` that says to use the event-driven replay
-(:func:`tunecost.replay.replay`, ``tunecost simulate --engine replay``), which asks the
+(``simulate(config, engine="replay")``, ``tunecost simulate --engine replay``), which asks the
 algorithm on a simulated clock instead.
 """
 

@@ -52,7 +52,7 @@ from tunecost.simulate.events.schedulers import (
     PBTPolicy,
 )
 from tunecost.simulate.events.surrogate import Surrogate, fit_curve
-from tunecost.strategies import OptunaSearch, RayTuneSearch
+from tunecost.strategies import OptunaSearch, RayTuneSearch, replay_only
 from tunecost.strategies._replay import ReplayOnly
 from tunecost.units import S_PER_H
 
@@ -105,9 +105,9 @@ def _sized(config: CampaignConfig, trials: int, n_reps: int) -> CampaignConfig:
 
 
 def needs_replay(config: CampaignConfig) -> bool:
-    """Whether any study names a real sampler, pruner or scheduler (kinds ``optuna`` and
-    ``ray_tune``), which only the replay engine can run."""
-    return any(s.strategy.kind in ("optuna", "ray_tune") for s in config.studies)
+    """Whether any study names a real sampler, pruner or scheduler (a strategy kind
+    registered as :func:`~tunecost.strategies.replay_only`), which only this engine runs."""
+    return any(replay_only(s.strategy) for s in config.studies)
 
 
 class _Study:
