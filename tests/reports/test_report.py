@@ -20,7 +20,8 @@ from tunecost.calibrate import read_records, write_records
 from tunecost.cli import app
 from tunecost.exceptions import ConfigError
 from tunecost.reports import ReportFiles, build_report
-from tunecost.reports.report import totals_rows
+from tunecost.reports.folder import remove_stale
+from tunecost.reports.totals import totals_rows
 
 from .conftest import ROOT, STUDY
 
@@ -412,14 +413,12 @@ def test_a_report_killed_between_its_renames_is_put_back(small_cfg: Path,
                                                           tmp_path: Path) -> None:
     """Killed after renaming the old report away and before renaming the new one in: the
     next run finds ``--out`` missing and the old report beside it, and puts it back."""
-    from tunecost.reports.report import _remove_stale
-
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     old = tmp_path / f".rep.tunecost-report-old-{dead.pid}-0badcafe"
     old.mkdir()
     (old / "report.json").write_text("{}")
-    _remove_stale(tmp_path / "rep")
+    remove_stale(tmp_path / "rep")
     assert (tmp_path / "rep" / "report.json").read_text() == "{}" and not old.exists()
 
 
