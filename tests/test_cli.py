@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tunecost.cli import app
+from tunecost import catalog
+from tunecost.cli import app, main
+from tunecost.cli.catalog import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = {  # the first line of each command's help
+    "reproduce": "Recompute a paper's cost tables from its own inputs, each quirk explained.",
+    "estimate": "Energy, CO2e and dollars of one run on catalog hardware.",
+    "catalog": "List a reference catalog, with the source of every row in --json.",
+    "simulate": "Simulate a campaign: P5/P50/P95 of trials, GPU-hours, wall clock, kWh, CO2e "
+                "and $.",
+    "calibrate": "Fit per-trial cost models on a measured study; choose forms by "
+                 "cross-validation.",
+    "report": "Report: P5/P50/P95 totals, tuning multiplier, what moves them; Markdown, HTML, "
+              "PNG,",
+}
 
 runner = CliRunner()
 
@@ -81,6 +99,7 @@ def test_estimate_defaults_to_tdp_times_utilization() -> None:
             "--json",
         ],
     )
+    assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["accelerator_power_w"] == pytest.approx(350.0)
     assert data["energy_kwh"] == pytest.approx(0.7)
@@ -92,13 +111,48 @@ def test_catalog_listing() -> None:
     data = json.loads(out.output)
     assert data["schema_version"] == 1 and data["catalog"] == "accelerators"
     assert all(r["source"] for r in data["rows"])
+    assert [r["name"] for r in data["rows"]] == [r.name for r in catalog.accelerators()]
+
+
+@pytest.mark.parametrize("kind", list(catalog.LISTINGS))
+def test_every_catalog_lists_its_rows(kind: str) -> None:
+    """The table has one row per catalog row, and only columns the rows have."""
+    rows = catalog.listing(kind)
+    assert set(COLUMNS[kind]) <= set(type(rows[0]).model_fields)
+    out = runner.invoke(app, ["catalog", kind])
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines()[0].strip() == f"{kind} ({len(rows)} rows; --json shows sources)"
+    first = str(getattr(rows[0], COLUMNS[kind][0]))
+    assert any(line.startswith(f"│ {first}") for line in out.stdout.splitlines())
+
+
+def test_the_table_columns_cover_every_catalog() -> None:
+    assert list(COLUMNS) == list(catalog.LISTINGS)
 
 
 def test_help_explains_commands() -> None:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    # Every command, in this order, with its help.
+    assert list(group.commands) == list(COMMANDS)
+    for name, first_line in COMMANDS.items():
+        assert group.commands[name].help.splitlines()[0] == first_line
     out = runner.invoke(app, ["--help"])
     assert out.exit_code == 0
-    for command in ("reproduce", "estimate", "catalog"):
-        assert command in out.output
+    at = [out.output.index(f"│ {name} ") for name in COMMANDS]
+    assert at == sorted(at)  # listed in the same order
+
+
+def test_the_console_script_and_python_m_run_the_cli() -> None:
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, attr = scripts["tunecost"].partition(":")
+    assert getattr(importlib.import_module(module), attr) is main
+    for entry in ("tunecost", "tunecost.cli"):
+        proc = subprocess.run([sys.executable, "-m", entry, "--version"], capture_output=True,
+                              text=True, timeout=120, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("tunecost ") and proc.stderr == ""
 
 
 def test_version_flag_prints_the_package_version() -> None:

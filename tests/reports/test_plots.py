@@ -55,8 +55,25 @@ def test_sobol_labels_are_plain_text() -> None:
 
 @pytest.mark.parametrize("name", [n for n in plots.__all__ if n.endswith("_png")])
 def test_every_plot_is_drawn_as_plain_text(name: str) -> None:
-    # Built and saved under PLAIN_TEXT, so tick labels made at draw time are plain too.
-    assert getattr(getattr(plots, name), "__wrapped__", None) is not None
+    # Built and saved under PLAIN_TEXT, so tick labels made at draw time are plain too:
+    # each *_png is the plain-text wrapper itself (not merely some decorator).
+    fn = getattr(plots, name)
+    assert fn.__code__ is plots._plain_text(lambda: None).__code__
+    assert fn.__wrapped__.__name__ == name
+
+
+def test_the_plain_text_wrapper_turns_math_off_while_it_runs() -> None:
+    import matplotlib
+
+    @plots._plain_text
+    def seen() -> tuple[bool, bool]:
+        return matplotlib.rcParams["text.parse_math"], matplotlib.rcParams["text.usetex"]
+
+    before = matplotlib.rcParams["text.parse_math"], matplotlib.rcParams["text.usetex"]
+    with matplotlib.rc_context({"text.parse_math": True}):
+        assert seen() == (False, False)
+        assert matplotlib.rcParams["text.parse_math"] is True  # restored afterwards
+    assert (matplotlib.rcParams["text.parse_math"], matplotlib.rcParams["text.usetex"]) == before
 
 
 def test_a_parameter_named_with_dollars_is_saved(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
-import math
 import os
 import re
 import signal
@@ -20,7 +20,9 @@ from tunecost.calibrate import read_records, write_records
 from tunecost.cli import app
 from tunecost.exceptions import ConfigError
 from tunecost.reports import ReportFiles, build_report
-from tunecost.reports.report import totals_rows
+from tunecost.reports.folder import remove_stale
+from tunecost.reports.totals import TOTAL_ROWS, totals_rows
+from tunecost.summary import format_figure
 
 from .conftest import ROOT, STUDY
 
@@ -30,6 +32,20 @@ TRIAL_PNGS = {"importance.png", "marginals.png", "seed_variance.png", "expected_
 
 def _files(report: ReportFiles) -> set[str]:
     return {p.name for p in report.out.iterdir()}
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` in pixels from a PNG's IHDR chunk; fails on anything else."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", path.name
+    assert data.rstrip(b"\0")[-8:-4] == b"IEND", f"{path.name} is truncated"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _data_files(text: str, pattern: str) -> list[str]:
+    """The file names a report lists as "Data: `a.csv`, `b.csv`" (Markdown or HTML)."""
+    return [name for line in re.findall(pattern, text)
+            for name in re.findall(r"(?:`|<code>)([^`<]+)(?:`|</code>)", line)]
 
 
 def test_lisa_report_files(lisa_report: ReportFiles) -> None:
@@ -112,8 +128,11 @@ def test_json_numbers_match_the_csv(which: str, request: pytest.FixtureRequest) 
                     assert got == pytest.approx(value), (name, key)
                 elif value is None:
                     assert got is None
-    # The plots' numbers are in the JSON too.
-    assert data["files"]["png"] and all((report.out / p).exists() for p in data["files"]["png"])
+    # The plots' numbers are in the JSON too; each plot is a whole PNG of a readable size.
+    assert data["files"]["png"] == [p.name for p in report.pngs]
+    for name in data["files"]["png"]:
+        width, height = _png_size(report.out / name)
+        assert width >= 400 and height >= 200, (name, width, height)
 
 
 @pytest.mark.parametrize("which", ["lisa_report", "h200_report"])
@@ -128,7 +147,13 @@ def test_html_is_self_contained(which: str, request: pytest.FixtureRequest) -> N
     assert all(s.startswith("data:image/png;base64,") for s in imgs)
     assert "<script" not in html.lower()
     assert not re.search(r"(?i)url\(\s*['\"]?https?:", html)
-    assert not math.isnan(len(html))
+    # Each embedded image is the PNG of the same name in the folder, in report order.
+    embedded = [base64.b64decode(s.split(",", 1)[1], validate=True) for s in imgs]
+    assert embedded == [p.read_bytes() for p in report.pngs]
+    # Every data file the page names is in the folder.
+    named = _data_files(html, r'<p class="data">Data: (.*?)</p>')
+    assert named and set(named) <= set(report.data["files"]["csv"])
+    assert all((report.out / n).is_file() for n in named)
 
 
 def test_cli_report_from_the_calibration(tmp_path: Path) -> None:
@@ -140,7 +165,16 @@ def test_cli_report_from_the_calibration(tmp_path: Path) -> None:
     ])
     assert result.exit_code == 0, result.output
     assert "moves the totals most" in result.output
-    assert (out / "report.html").exists() and (out / "expected_best.png").exists()
+    # The printed totals are the report's, cell for cell.
+    data = json.loads((out / "report.json").read_text())
+    printed = {cells[0]: cells for line in result.output.splitlines()
+               if line.startswith("│")
+               for cells in [[c.strip() for c in line.strip("│").split("│")]]}
+    rows = totals_rows(data["campaign"])
+    assert rows and all(printed[row[0]] == row for row in rows)
+    assert data["totals"]["energy_kwh"]["p50"] == data["campaign"]["metrics"]["energy_kwh"]["p50"]
+    assert _png_size(out / "expected_best.png")[0] > 100
+    assert "expected_best.png" in data["files"]["png"]
 
 
 def test_cli_report_needs_an_input(tmp_path: Path) -> None:
@@ -236,6 +270,25 @@ def test_html_has_the_same_order(lisa_report: ReportFiles) -> None:
     assert all(f"<td>{label}</td>" in table for label in TOTAL_LABELS)
 
 
+@pytest.mark.parametrize("which", ["lisa_report", "h200_report"])
+def test_the_totals_are_the_simulations(which: str, request: pytest.FixtureRequest) -> None:
+    """The totals table and report.json's totals hold the campaign summary's figures: the
+    P50 energy is the summary's to the last digit, and the table prints it as the CLI does."""
+    report: ReportFiles = request.getfixturevalue(which)
+    data = json.loads(report.json.read_text())
+    metrics = data["campaign"]["metrics"]
+    for key, _ in TOTAL_ROWS:
+        want = metrics.get(key)
+        got = data["totals"][key]
+        assert got == (None if want is None else {q: want[q] for q in ("p5", "p50", "p95")})
+    assert data["totals"]["energy_kwh"]["p50"] == metrics["energy_kwh"]["p50"] > 0
+    assert report.totals == totals_rows(data["campaign"])
+    energy = next(r for r in report.totals if r[0] == "energy (kWh)")
+    assert energy[2] == format_figure(metrics["energy_kwh"]["p50"])
+    md = report.markdown.read_text()
+    assert f"| energy (kWh) | {' | '.join(energy[1:])} |" in md
+
+
 def test_report_json_has_a_schema_version(lisa_report: ReportFiles) -> None:
     data = json.loads(lisa_report.json.read_text())
     assert data["schema_version"] == 1
@@ -248,6 +301,9 @@ def test_markdown_images_are_relative_links_that_exist(h200_report: ReportFiles)
     for link in links:
         assert "/" not in link and ":" not in link and not link.startswith(".")
         assert (h200_report.out / link).is_file()
+    # And the data files under each image ("*Data: `a.csv`, `b.csv`*").
+    named = _data_files(md, r"(?m)^\*Data: (.*)\*$")
+    assert len(named) >= len(links) and all((h200_report.out / n).is_file() for n in named)
     # No temporary folder name leaks into any file the report wrote.
     for p in h200_report.out.iterdir():
         if p.suffix in (".md", ".html", ".json", ".csv"):
@@ -412,14 +468,12 @@ def test_a_report_killed_between_its_renames_is_put_back(small_cfg: Path,
                                                           tmp_path: Path) -> None:
     """Killed after renaming the old report away and before renaming the new one in: the
     next run finds ``--out`` missing and the old report beside it, and puts it back."""
-    from tunecost.reports.report import _remove_stale
-
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     old = tmp_path / f".rep.tunecost-report-old-{dead.pid}-0badcafe"
     old.mkdir()
     (old / "report.json").write_text("{}")
-    _remove_stale(tmp_path / "rep")
+    remove_stale(tmp_path / "rep")
     assert (tmp_path / "rep" / "report.json").read_text() == "{}" and not old.exists()
 
 

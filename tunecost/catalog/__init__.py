@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tunecost.catalog._load import CatalogDataError, load_rows
 from tunecost.catalog._models import (
@@ -31,6 +31,7 @@ from tunecost.catalog._models import (
 from tunecost.exceptions import CatalogKeyError
 
 __all__ = [
+    "LISTINGS",
     "AcceleratorSpec",
     "CatalogDataError",
     "CloudPrice",
@@ -48,6 +49,7 @@ __all__ = [
     "electricity_prices",
     "grid_intensities",
     "grid_intensity",
+    "listing",
     "pue",
     "pue_figures",
 ]
@@ -193,3 +195,28 @@ def cloud_price(
     if any(_norm(r.instance) == _norm(instance) for r in rows):
         known = {k for k in known if _norm(k.split(" (")[0]) == _norm(instance)}
     raise CatalogKeyError("cloud price", wanted, known)
+
+
+LISTINGS: dict[str, Callable[[], tuple[Any, ...]]] = {
+    "accelerators": accelerators,
+    "grid": grid_intensities,
+    "pue": pue_figures,
+    "prices": cloud_prices,
+    "electricity": electricity_prices,
+}
+"""Each catalog by its ``tunecost catalog`` name, with the function that lists its rows."""
+
+
+def listing(kind: str) -> tuple[Any, ...]:
+    """Every row of the catalog named ``kind`` (a key of :data:`LISTINGS`), in file order.
+
+    Example:
+        >>> [row.key for row in listing("pue")][:2]
+        ['uptime-2018', 'us-average-2020']
+
+    Raises:
+        CatalogKeyError: ``kind`` names no catalog; the message lists the closest names.
+    """
+    if kind not in LISTINGS:
+        raise CatalogKeyError("catalog", kind, LISTINGS)
+    return LISTINGS[kind]()

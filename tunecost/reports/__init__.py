@@ -24,6 +24,10 @@ says so when they are missing):
 3. where costs explode, one run → one tune → campaign (:mod:`.breakdown`);
 4. which assumption moves the totals most (:mod:`.sensitivity`; for campaigns only the
    replay engine can simulate, the four that scale its totals exactly).
+
+Each section is one file in :mod:`.sections`, listed in reading order in
+:data:`.sections.SECTIONS`; :func:`build_report` (:mod:`.report`) renders every registered
+section, so a new section is a new file and one registry entry.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import numpy as np
 
 from tunecost import accounting
 from tunecost.simulate import CampaignResult
-from tunecost.simulate._resolve import ResolvedCampaign, _expected_trial
+from tunecost.simulate.pipeline import ResolvedCampaign, expected_trial
 from tunecost.summary import format_figure, summarize
 
 __all__ = ["Breakdown", "breakdown"]
@@ -88,7 +88,7 @@ def breakdown(result: CampaignResult, campaign: ResolvedCampaign, *, bins: int =
     cfg = campaign.config
     ref_name = cfg.reference_run.study or cfg.studies[0].name
     ref = next(s for s in campaign.studies if s.name == ref_name)
-    mean_h, _ = _expected_trial(ref)
+    mean_h, _ = expected_trial(ref)
     ref_h = cfg.reference_run.duration_h or mean_h
     ref_kwh = result.reference_energy_kwh
     one = {

@@ -263,7 +263,7 @@ def replicates_and_seed(
     return n_reps, root_seed
 
 
-def _expected_trial(study: ResolvedStudy) -> tuple[float, float]:
+def expected_trial(study: ResolvedStudy) -> tuple[float, float]:
     """Mean full-fidelity duration, h, and mean IT power, kW, of one trial of ``study``."""
     if study.calibration is not None:
         # No closed form over the search space: a fixed-seed sample of 4,096 trials.
@@ -321,7 +321,7 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
 
     ref_name = config.reference_run.study or config.studies[0].name
     ref = next(s for s in studies if s.name == ref_name)
-    mean_h, power_kw = _expected_trial(ref)
+    mean_h, power_kw = expected_trial(ref)
     ref_h = mean_h if config.reference_run.duration_h is None else config.reference_run.duration_h
     ref_kwh = float(accounting.energy_kwh(ref_h, power_kw * W_PER_KW, pue=pue))
     how = (

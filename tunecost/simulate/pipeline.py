@@ -3,7 +3,8 @@ sensitivity analysis evaluates one set of draws at many assumption values).
 
 Each step is one function, the same ones :func:`tunecost.simulate.simulate` runs:
 
-1. :func:`resolve`: a config to numbers (catalog look-ups, models built);
+1. :func:`resolve`: a config to numbers (catalog look-ups, models built;
+   :func:`expected_trial` is one full-fidelity trial's mean duration and power);
 2. :func:`build_jobs`: draw ``m`` replicates of every job (plan, accelerators, durations or a
    calibration's costs, :func:`apply_crashes`, preemptions), ``(m, J)`` arrays;
 3. :func:`schedule`: list-schedule them on the pool;
@@ -39,7 +40,7 @@ from tunecost.simulate._draw import (
     draw_study,
 )
 from tunecost.simulate._list_scheduler import Schedule, schedule, usage
-from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy, resolve
+from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy, expected_trial, resolve
 from tunecost.simulate._totals import METRICS, STUDY_METRICS, Totals, Usage, totals
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "apply_crashes",
     "build_jobs",
     "draw_study",
+    "expected_trial",
     "resolve",
     "schedule",
     "totals",

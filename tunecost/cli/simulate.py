@@ -1,0 +1,198 @@
+"""``tunecost simulate CONFIG``: P5/P50/P95 of a campaign's trials, hours, kWh, CO2e and $.
+
+The loop over a scenario set's campaigns, with a ledger and a timeline file per scenario,
+is still here rather than in :mod:`tunecost.simulate` (which is being restructured): it is
+meant to move into a library function there, leaving this command to parse and render.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from tunecost.cli.console import number, print_json, render_table
+from tunecost.cli.errors import user_errors, warn
+from tunecost.cli.progress import replicates_bar
+from tunecost.config import CampaignConfig, ScenarioSet, load_config
+from tunecost.exceptions import ConfigError
+from tunecost.papers import TextTable
+
+__all__ = ["simulate"]
+
+METRIC_LABELS = {
+    "n_trials": "trials",
+    "gpu_hours": "GPU-hours",
+    "wall_clock_h": "wall clock (h)",
+    "energy_kwh": "energy (kWh)",
+    "co2e_kg": "CO2e (kg)",
+    "cost_usd": "cloud cost ($)",
+    "electricity_usd": "electricity ($)",
+    "waiting_energy_kwh": "of which waiting (kWh)",
+    "overhead_energy_kwh": "of which between trials (kWh)",
+}
+"""The row label of each summary metric (``gpu_hours``: the summary's hours unit)."""
+
+
+def simulate(
+    config: Annotated[Path, typer.Argument(help="Campaign file (.yaml, .yml or .toml).")],
+    replicates: Annotated[
+        int | None, typer.Option(help="Monte Carlo replicates (default: the config's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: the config's).")] = None,
+    ledger: Annotated[
+        Path | None, typer.Option(help="Write one replicate's per-trial rows to this CSV.")
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Calibration JSON (tunecost calibrate): every study takes its per-trial "
+            "duration and power from it, its search space drives them. It replaces a study's "
+            "duration/power and its own calibration.path (the sources say so); a study may "
+            "then omit duration, power and calibration altogether."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="Where replicate chunks run: 'local' (this process) or 'ray' (one Ray task "
+            "per chunk; identical results)."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster for --backend ray: 'auto', HOST:PORT or ray://HOST:10001 "
+            "(default: start a local one)."
+        ),
+    ] = None,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(help="Replicates per chunk (default: sized to bound memory)."),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="'vectorized' (i.i.d. trials), 'replay' (real samplers, pruners and "
+            "schedulers on a simulated clock) or 'auto' (replay when a study's strategy is "
+            "optuna or ray_tune)."
+        ),
+    ] = "auto",
+    timeline: Annotated[
+        Path | None,
+        typer.Option(
+            help="Replay engine: write one replicate's per-worker timeline to this CSV and "
+            "a Gantt chart (power as colour) beside it as .png."
+        ),
+    ] = None,
+) -> None:
+    """Simulate a campaign: P5/P50/P95 of trials, GPU-hours, wall clock, kWh, CO2e and $."""
+    from tunecost.simulate import simulate as run_simulation
+
+    with user_errors():
+        if calibration is not None and calibration.is_dir():
+            raise ConfigError(f"--calibration {calibration} is a directory; give the JSON file")
+        loaded = load_config(config, calibration=calibration)
+        campaigns: list[CampaignConfig] = (
+            list(loaded.scenarios) if isinstance(loaded, ScenarioSet) else [loaded]
+        )
+        summaries = []
+        bar, task = replicates_bar()
+        with bar:
+            for campaign in campaigns:
+                bar.update(task, description=escape(campaign.name), completed=0)
+                result = run_simulation(
+                    campaign,
+                    replicates=replicates,
+                    seed=seed,
+                    ledger=_per_scenario(ledger, campaign, len(campaigns)),
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    backend=backend,
+                    address=address,
+                    chunk_size=chunk_size,
+                    engine=engine,  # type: ignore[arg-type]
+                    timeline=_per_scenario(timeline, campaign, len(campaigns)),
+                )
+                summaries.append(result.summary())
+    for summary in summaries:
+        for message in summary["assumptions"].get("warnings", ()):
+            warn(message)
+    if as_json:
+        print_json(
+            summaries[0] if len(summaries) == 1 else {"name": loaded.name, "scenarios": summaries}
+        )
+        return
+    for summary in summaries:
+        _render_campaign(summary)
+
+
+def _per_scenario(path: Path | None, campaign: CampaignConfig, n_campaigns: int) -> Path | None:
+    """``path`` for one campaign of ``n_campaigns``: with several, one file per scenario,
+    named after it (``ledger.csv`` → ``ledger.<scenario>.csv``)."""
+    if path is None or n_campaigns == 1:
+        return path
+    # Only characters safe in a file name: a scenario "a/b" must not become a folder.
+    tag = re.sub(r"[^\w.-]+", "_", campaign.name)
+    return path.with_name(f"{path.stem}.{tag}{path.suffix}")
+
+
+def _render_campaign(summary: dict[str, Any]) -> None:
+    rows = []
+    hours_unit = summary.get("hours_unit", "GPU-hours")
+    for key, stats in summary["metrics"].items():
+        label = hours_unit if key == "gpu_hours" else METRIC_LABELS[key]
+        if stats is None:
+            rows.append((label, "—", "—", "—", "—"))
+            continue
+        fmt = (lambda x: f"{x:,.0f}") if key == "n_trials" else number
+        rows.append((label, *(fmt(stats[q]) for q in ("p5", "p50", "p95", "mean"))))
+    tm = summary["tuning_multiplier"]
+    if tm is not None:
+        rows.append(
+            ("tuning multiplier", *(f"{number(tm[q])}×" for q in ("p5", "p50", "p95", "mean")))
+        )
+    notes = [
+        f"reference run: {summary['reference_run']['how']}",
+        f"{summary['replicates']:,} replicates, seed {summary['seed']}",
+    ]
+    notes += [f"{k}: {v}" for k, v in summary["assumptions"]["sources"].items()]
+    render_table(
+        TextTable(
+            f"{summary['name']}", ("metric", "P5", "P50", "P95", "mean"), tuple(rows), tuple(notes)
+        )
+    )
+    if len(summary["studies"]) > 1:
+        _render_studies(summary, hours_unit)
+
+
+def _render_studies(summary: dict[str, Any], hours_unit: str) -> None:
+    """The P50 of each study's totals, one row per study."""
+
+    def p50(stats: dict[str, float] | None, fmt: Any = number) -> str:
+        return "—" if stats is None else fmt(stats["p50"])
+
+    study_rows = []
+    for s in summary["studies"]:
+        m = s["metrics"]
+        study_rows.append(
+            (
+                s["name"],
+                f"{s['count']}",
+                p50(m["n_trials"], lambda x: f"{x:,.0f}"),
+                p50(m["gpu_hours"]),
+                p50(m["energy_kwh"]),
+                p50(m["co2e_kg"]),
+                p50(m["cost_usd"]),
+            )
+        )
+    render_table(
+        TextTable(
+            "per study (P50)",
+            ("study", "count", "trials", hours_unit, "energy (kWh)", "CO2e (kg)", "cost ($)"),
+            tuple(study_rows),
+        )
+    )
