@@ -38,17 +38,24 @@ def spawn(rng: RngLike, n: int) -> list[np.random.Generator]:
 def root_sequence(rng: RngLike) -> np.random.SeedSequence:
     """The root ``SeedSequence`` of a run, from which every stream is spawned.
 
-    An int or a ``SeedSequence`` is the root itself (same seed, same results in any
-    process); a ``Generator`` gives one draw of four 64-bit words (so the caller's stream
-    moves on); ``None`` takes fresh entropy from the OS. Either way ``root.entropy`` says
-    how to reproduce the run.
+    An int seeds the root (same seed, same results in any process); a ``SeedSequence`` is
+    copied as it was made (its entropy and spawn key; children it has already spawned do not
+    change the run, and the run's spawning does not change it); a ``Generator`` gives one
+    draw of four 64-bit words (so the caller's stream moves on); ``None`` takes fresh
+    entropy from the OS. ``SeedSequence(root.entropy, spawn_key=root.spawn_key)`` reproduces
+    the run.
 
     Example:
         >>> root_sequence(2019).entropy
         2019
+        >>> ss = np.random.SeedSequence(7)
+        >>> _ = ss.spawn(3)
+        >>> root_sequence(ss).spawn(1)[0].spawn_key   # as if ss had spawned nothing
+        (0,)
     """
     if isinstance(rng, np.random.SeedSequence):
-        return rng
+        return np.random.SeedSequence(rng.entropy, spawn_key=rng.spawn_key,
+                                      pool_size=rng.pool_size)
     if isinstance(rng, np.random.Generator):
         return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
     as_generator(rng)  # the type check, one rule for every rng argument

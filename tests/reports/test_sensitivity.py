@@ -15,6 +15,7 @@ from tunecost.reports.sensitivity import (
     sobol_indices,
     tornado,
 )
+from tunecost.simulate.pipeline import resolve
 
 pytest.importorskip("SALib")
 
@@ -26,7 +27,7 @@ def _ishigami(X: np.ndarray, a: float = 7.0, b: float = 0.1) -> dict[str, np.nda
 
 def test_sobol_on_ishigami_matches_known_values() -> None:
     bounds = [(-np.pi, np.pi)] * 3
-    res = sobol_indices(_ishigami, ["x1", "x2", "x3"], bounds, n_base=4096, seed=7)
+    res = sobol_indices(_ishigami, ["x1", "x2", "x3"], bounds, n_base=4096, rng=7)
     idx = res.indices["y"]
     assert idx["S1"] == pytest.approx([0.3139, 0.4424, 0.0], abs=0.05)
     assert idx["ST"] == pytest.approx([0.5576, 0.4424, 0.2437], abs=0.05)
@@ -60,7 +61,7 @@ def _campaign(**over) -> CampaignConfig:
 
 
 def test_scalar_assumptions_scale_totals_exactly() -> None:
-    model = TotalsModel(_campaign(), replicates=8, seed=3)
+    model = TotalsModel(_campaign(), replicates=8, rng=3)
     base = np.array([a.base for a in default_assumptions(model.base)])
     i = {n: k for k, n in enumerate(ASSUMPTIONS)}
     pts = np.tile(base, (4, 1))
@@ -78,7 +79,7 @@ def test_scalar_assumptions_scale_totals_exactly() -> None:
 
 
 def test_structural_assumptions_move_the_simulation() -> None:
-    model = TotalsModel(_campaign(), replicates=16, seed=3, k_max=1.5)
+    model = TotalsModel(_campaign(), replicates=16, rng=3, k_max=1.5)
     base = np.array([a.base for a in default_assumptions(model.base)])
     i = {n: k for k, n in enumerate(ASSUMPTIONS)}
     pts = np.tile(base, (4, 1))
@@ -90,12 +91,30 @@ def test_structural_assumptions_move_the_simulation() -> None:
     assert gpu_e[1] == pytest.approx(1.5 * gpu_e[0], rel=0.1)
     assert gpu_e[2] > gpu_e[0] > gpu_e[3]  # crashes cut jobs short
     # Same seed, same answer.
-    again = TotalsModel(_campaign(), replicates=16, seed=3, k_max=1.5).evaluate(pts)
+    again = TotalsModel(_campaign(), replicates=16, rng=3, k_max=1.5).evaluate(pts)
     np.testing.assert_array_equal(again["energy_kwh"].mean(axis=1), gpu_e)
 
 
+def test_every_evaluation_uses_the_same_random_numbers_whatever_the_rng() -> None:
+    """Common random numbers: the model evaluated twice, or rebuilt from the same
+    SeedSequence (even one that has spawned children since), gives the same totals; another
+    root gives others."""
+    base = np.array([a.base for a in default_assumptions(resolve(_campaign()))])
+    pts = np.tile(base, (2, 1))
+    pts[1, ASSUMPTIONS.index("duration_spread")] = 1.3
+    root = np.random.SeedSequence(11)
+    model = TotalsModel(_campaign(), replicates=8, rng=root)
+    first = model.evaluate(pts)["energy_kwh"]
+    root.spawn(2)
+    np.testing.assert_array_equal(model.evaluate(pts)["energy_kwh"], first)
+    np.testing.assert_array_equal(
+        TotalsModel(_campaign(), replicates=8, rng=root).evaluate(pts)["energy_kwh"], first)
+    other = TotalsModel(_campaign(), replicates=8, rng=np.random.SeedSequence(12))
+    assert not np.array_equal(other.evaluate(pts)["energy_kwh"], first)
+
+
 def test_tornado_rank_follows_a_widened_range() -> None:
-    model = TotalsModel(_campaign(), replicates=8, seed=1)
+    model = TotalsModel(_campaign(), replicates=8, rng=1)
     default = tornado(model, default_assumptions(model.base))
     assert default.ranking[0] == "price"  # ±50 % of the dollars: the widest default
     # Grid intensity (±40 %) moves CO2e alone; the log-sd spread keeps the mean, so a sum of
@@ -115,7 +134,7 @@ def test_tornado_rank_follows_a_widened_range() -> None:
 
 
 def test_ranges_must_contain_the_base() -> None:
-    model = TotalsModel(_campaign(), replicates=2, seed=1)
+    model = TotalsModel(_campaign(), replicates=2, rng=1)
     with pytest.raises(ConfigError, match="contain its base"):
         default_assumptions(model.base, {"pue": (1.6, 2.0)})
     with pytest.raises(ConfigError, match="unknown assumption"):
@@ -123,8 +142,8 @@ def test_ranges_must_contain_the_base() -> None:
 
 
 def test_sobol_on_the_campaign_finds_the_linear_drivers() -> None:
-    model = TotalsModel(_campaign(), replicates=2, seed=0)
-    res = sobol(model, default_assumptions(model.base), n_base=64, seed=0)
+    model = TotalsModel(_campaign(), replicates=2, rng=0)
+    res = sobol(model, default_assumptions(model.base), n_base=64, rng=0)
     st = dict(zip(res.names, res.indices["cost_usd"]["ST"], strict=True))
     # Cloud dollars depend on price and on the trials run, never on PUE or intensity.
     assert st["pue"] == pytest.approx(0.0, abs=1e-9)
@@ -139,7 +158,7 @@ def test_scaled_model_matches_the_simulator_on_the_scaling_assumptions() -> None
     can evaluate, the scaled model gives the re-simulating model's numbers."""
     from tunecost.reports.sensitivity import SCALE_ASSUMPTIONS, ScaledTotalsModel
 
-    full = TotalsModel(_campaign(), replicates=8, seed=3)
+    full = TotalsModel(_campaign(), replicates=8, rng=3)
     base_pt = np.array([a.base for a in default_assumptions(full.base)])
     base_totals = full.evaluate(base_pt[None, :])
     scaled = ScaledTotalsModel({t: v[0] for t, v in base_totals.items()}, full.base, seed=3)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tunecost import accounting
-from tunecost._rng import as_generator
+from tunecost._rng import RngLike, as_generator, root_sequence
 from tunecost.config import CampaignConfig, StudyConfig
 from tunecost.durations import Uniform
 from tunecost.exceptions import ConfigError, MissingExtraError
@@ -225,19 +225,22 @@ class TotalsModel:
     Args:
         config: the campaign.
         replicates: replicates per evaluation (each evaluation uses the same random numbers).
-        seed: the fixed seed of every evaluation.
+        rng: the root of every evaluation's random numbers (int, SeedSequence, Generator).
         k_max: the largest number-of-trials factor that will be asked for; jobs are built for
             it once and trimmed per evaluation.
     """
 
     def __init__(
-        self, config: CampaignConfig, *, replicates: int, seed: int, k_max: float = 1.25
+        self, config: CampaignConfig, *, replicates: int, rng: RngLike = 0, k_max: float = 1.25
     ) -> None:
         if replicates < 1:
             raise ConfigError(f"`replicates >= 1` must hold, but got replicates={replicates}")
         self.config = config
         self.replicates = replicates
-        self.seed = seed
+        root = root_sequence(rng)
+        self._entropy, self._spawn_key = root.entropy, root.spawn_key
+        self.seed = root.entropy
+        """The root's entropy (reported)."""
         self.k_max = max(1.0, float(k_max))
         self.base = resolve(config)
         self.q_base = _mean_crash(config)
@@ -293,15 +296,21 @@ class TotalsModel:
     def _jobs(self, spread: float) -> Jobs:
         key = round(spread, 12)
         if key not in self._cache:
-            rng = as_generator(self.seed)
-            self._cache[key] = build_jobs(self._variant(spread), self.replicates, rng=rng)
+            self._cache[key] = build_jobs(self._variant(spread), self.replicates,
+                                          rng=self._stream())
         return self._cache[key]
+
+    def _stream(self, *key: int) -> np.random.Generator:
+        """A new generator on the root's stream (``key``: a child of it), the same every
+        call: every evaluation uses the same random numbers (common random numbers)."""
+        return as_generator(np.random.SeedSequence(self._entropy,
+                                                   spawn_key=self._spawn_key + key))
 
     def _crash_draws(self, jobs: Jobs) -> tuple[np.ndarray, np.ndarray]:
         """Fixed uniforms ``(R, J)`` deciding crashes, and each job's crash length, hours."""
         if self._crash is None:
-            # A stream of its own, apart from the jobs' (seeded by `seed` alone).
-            rng = as_generator(np.random.SeedSequence([self.seed, 1]))
+            rng = self._stream(1)  # a stream of its own, apart from the jobs'
+
             u = rng.random(jobs.duration_h.shape)
             crash_h = np.empty(jobs.duration_h.shape)
             for si, rs in enumerate(self._big.studies):
@@ -622,13 +631,20 @@ def _salib() -> tuple[Any, Any]:
     return sample, analyze
 
 
+def _int_seed(rng: RngLike) -> int:
+    """An int seed for a library that takes only ints (SALib)."""
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        return int(rng)
+    return int(root_sequence(rng).generate_state(1, np.uint32)[0])
+
+
 def sobol_indices(
     func: Callable[[np.ndarray], Mapping[str, np.ndarray]],
     names: Sequence[str],
     bounds: Sequence[tuple[float, float]],
     *,
     n_base: int,
-    seed: int = 0,
+    rng: RngLike = 0,
 ) -> SobolResult:
     """First-order and total Sobol indices of each output of ``func`` (SALib, Saltelli scheme).
 
@@ -636,8 +652,10 @@ def sobol_indices(
         func: maps an ``(n, D)`` array of inputs to ``{output: (n,) values}``.
         names, bounds: the inputs and their uniform ranges.
         n_base: SALib's ``N``, a power of 2; ``func`` sees ``N × (D + 2)`` rows.
-        seed: seed of the scrambled Sobol' sequence and of the bootstrap intervals.
+        rng: seeds the scrambled Sobol' sequence and the bootstrap intervals (SALib takes an
+            int: an int is passed as it is, anything else gives one draw of 32 bits).
     """
+    seed = _int_seed(rng)
     if n_base < 2 or n_base & (n_base - 1):
         raise ConfigError(f"n_base must be a power of 2 >= 2, got {n_base}")
     sample, analyze = _salib()
@@ -661,7 +679,7 @@ def sobol(
     assumptions: Sequence[Assumption],
     *,
     n_base: int,
-    seed: int = 0,
+    rng: RngLike = 0,
     progress: Progress | None = None,
 ) -> SobolResult:
     """Sobol indices of the campaign totals over the assumptions' ranges (uniform).
@@ -684,7 +702,7 @@ def sobol(
         [a.name for a in assumptions],
         [(a.low, a.high) for a in assumptions],
         n_base=n_base,
-        seed=seed,
+        rng=rng,
     )
 
 

@@ -83,13 +83,13 @@ def _analyse(ctx: ReportContext) -> _Analysis:
     else:
         k_max = next(a.high for a in assumptions if a.name == "n_trials")
         model = TotalsModel(campaign, replicates=settings.sensitivity_replicates,
-                            seed=seed, k_max=k_max)
+                            rng=seed, k_max=k_max)
         sobol_model = TotalsModel(campaign, replicates=settings.sobol_replicates,
-                                  seed=seed, k_max=k_max)
+                                  rng=seed, k_max=k_max)
         sobol_replicates = settings.sobol_replicates
     tr = tornado(model, assumptions,
                  progress=lambda d, t: ctx.tick("tornado (one at a time)", d, t))
-    sr = sobol(sobol_model, assumptions, n_base=settings.sobol_n, seed=seed,
+    sr = sobol(sobol_model, assumptions, n_base=settings.sobol_n, rng=seed,
                progress=lambda d, t: ctx.tick("Sobol indices (SALib)", d, t))
     return _Analysis(tr, sr, sobol_replicates, replayed)
 
