@@ -203,8 +203,8 @@ class LogLinearInteractions:
     all of them.
 
     Example:
-        >>> rng = np.random.default_rng(0)
-        >>> X = rng.normal(size=(40, 2))
+        >>> from tunecost._rng import as_generator
+        >>> X = as_generator(0).normal(size=(40, 2))
         >>> y = np.exp(1 + X[:, 0] - X[:, 1] + 0.5 * X[:, 0] * X[:, 1])
         >>> LogLinearInteractions.fit(X, y).coef.round(2).tolist()
         [1.0, 1.0, -1.0, 0.5]

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tunecost._rng import as_generator
 from tunecost.calibrate.cost_models import FORMS, FitContext
 from tunecost.calibrate.target_model import TargetModel
 from tunecost.exceptions import ConfigError
@@ -56,7 +57,7 @@ def _extrapolates_sanely(model: Any, X: np.ndarray, y: np.ndarray, n: int = 2000
     """
     if X.shape[1] == 0:
         return True
-    gen = np.random.default_rng(0)
+    gen = as_generator(0)
     probe = np.column_stack([gen.choice(X[:, j], size=n) for j in range(X.shape[1])])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         pred = np.asarray(model.predict(probe), dtype=float)
