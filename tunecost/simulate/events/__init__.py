@@ -21,15 +21,28 @@ Example:
     (2.0, 1.0)
 """
 
+from tunecost.simulate.events._fast_tpe import fast_log_ndtr
+from tunecost.simulate.events._job import WAIT, Job, Policy
 from tunecost.simulate.events._queue import EventQueue, Timeline
 from tunecost.simulate.events.engine import (
     MAX_REPLAY_TRIALS,
     TIMELINE_COLUMNS,
+    default_backend,
     needs_replay,
     report_schedule,
     run_events,
+    run_replicates,
+)
+from tunecost.simulate.events.registry import (
+    POLICIES,
+    StudyContext,
+    policy_class,
+    policy_key,
+    register_policy,
 )
 from tunecost.simulate.events.surrogate import Draws, Surrogate
 
-__all__ = ["MAX_REPLAY_TRIALS", "TIMELINE_COLUMNS", "Draws", "EventQueue", "Surrogate",
-           "Timeline", "needs_replay", "report_schedule", "run_events"]
+__all__ = ["MAX_REPLAY_TRIALS", "POLICIES", "TIMELINE_COLUMNS", "WAIT", "Draws", "EventQueue",
+           "Job", "Policy", "StudyContext", "Surrogate", "Timeline", "default_backend",
+           "fast_log_ndtr", "needs_replay", "policy_class", "policy_key", "register_policy",
+           "report_schedule", "run_events", "run_replicates"]
