@@ -110,12 +110,14 @@ def _tpe(fast: bool) -> CampaignConfig:
 
 
 def test_replay_totals_are_equal_with_the_accelerator():
-    """The H200 calibration, TPE + MedianPruner, 40 trials, 3 replicates: the same totals;
-    and the swap lasts only while the replay asks."""
+    """The H200 calibration, TPE + MedianPruner, 40 trials, 3 replicates: the same totals
+    (to float precision: a proposal one ulp apart costs one ulp more or less, and events that
+    move by an ulp can sum in another order; on this case they are the same bits); and the
+    swap lasts only while the replay asks."""
     original = _truncnorm._log_ndtr
     ref = simulate(_tpe(False), engine="replay", replicates=3, seed=0, backend="local")
     fast = simulate(_tpe(True), engine="replay", replicates=3, seed=0, backend="local")
     assert _truncnorm._log_ndtr is original
     for k, v in ref.metrics.items():
-        np.testing.assert_array_equal(fast.metrics[k], v, err_msg=k)
-    assert fast.summary()["metrics"] == ref.summary()["metrics"]
+        np.testing.assert_allclose(fast.metrics[k], v, rtol=1e-12, atol=0, err_msg=k)
+    assert (fast.metrics["n_trials"] == ref.metrics["n_trials"]).all()

@@ -7,6 +7,10 @@ which trial runs next and which stop, so what TPE, a pruner, or a synchronisatio
 to the bill is measured rather than assumed. It shares the job draw and the accounting with
 the vectorised engine; run it with ``simulate(config, engine="replay")``.
 
+Each strategy is replayed by the policy the registry (:data:`POLICIES`) names for it; a
+policy is a :class:`Policy` with one required method, ``next_job``. Replicates run in chunks
+on a backend (:func:`run_events`' ``backend``), with the same bits on any.
+
 Example:
     >>> from tunecost.config import CampaignConfig
     >>> from tunecost.simulate import simulate

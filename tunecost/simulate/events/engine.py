@@ -436,7 +436,8 @@ def run_events(
             :class:`~tunecost.simulate._backends.Backend`; ``None``:
             :func:`default_backend` (worker processes when there are several replicates and
             cores). Identical results, bit for bit, on every backend.
-        address: Ray cluster (``backend="ray"``, or ``None``, which then means Ray).
+        address: Ray cluster to connect to (with ``backend="ray"``, or with ``None``, which
+            then means Ray).
 
     Returns:
         A :class:`~tunecost.simulate.CampaignResult` (``engine == "replay"``, chunk size 1).
@@ -456,6 +457,9 @@ def run_events(
         )
     if chunk_size is not None and (isinstance(chunk_size, bool) or chunk_size < 1):
         raise ConfigError(f"`chunk_size >= 1` must hold, but got chunk_size={chunk_size!r}")
+    # Checked before the surrogates are fitted (seconds): a bad name fails at once.
+    runner = get_backend(backend if backend is not None else default_backend(replicates, address),
+                         address=address)
     workers = config.workers
     n_reps = replicates
     campaign = resolve(config)
@@ -469,8 +473,6 @@ def run_events(
                  dtype=np.int64),
     )
     size = chunk_size if chunk_size is not None else -(-n_reps // min(n_reps, CHUNKS))
-    chosen = backend if backend is not None else default_backend(n_reps, address)
-    runner = get_backend(chosen, address=address)
     record = ledger is not None or timeline is not None
     n_st = len(campaign.studies)
     out = {k: np.zeros(n_reps) for k in _METRICS}
