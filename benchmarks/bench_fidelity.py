@@ -1,6 +1,10 @@
 """Fidelity of the replay: predict real pruned searches from a random-search calibration alone.
 
-    python benchmarks/bench_fidelity.py [--replicates 200] [--only tpe_median]
+    python benchmarks/bench_fidelity.py [--replicates 200] [--only tpe_median] [--backend B]
+
+Replicates run in chunks on ``--backend`` (default: the replay's own choice, worker
+processes when a ``"processes"`` backend is registered and there are several cores; the
+numbers are the same bits on any backend).
 
 For each target study of ``studies/fidelity_cpu`` (TPE + MedianPruner over a wider space,
 TPE + HyperbandPruner in epochs, Ray Tune ASHA in iterations), the replay predicts the study
@@ -46,6 +50,7 @@ import numpy as np
 from tunecost.calibrate import fit_calibration, read_records
 from tunecost.config import CampaignConfig, load_config
 from tunecost.simulate import simulate
+from tunecost.simulate.events import default_backend
 from tunecost.units import J_PER_KWH, S_PER_H
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +114,15 @@ def _runs() -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+BACKEND: str | None = None
+"""``--backend``; ``None``: :func:`~tunecost.simulate.events.default_backend`."""
+
+
+def _replay(cfg: CampaignConfig, replicates: int) -> Any:
+    return simulate(cfg, engine="replay", replicates=replicates, seed=0,
+                    backend=BACKEND or default_backend(replicates))
+
+
 def fidelity_cpu(replicates: int, only: str | None) -> list[dict[str, Any]]:
     runs = _runs()
     lines = []
@@ -117,7 +131,7 @@ def fidelity_cpu(replicates: int, only: str | None) -> list[dict[str, Any]]:
             continue
         cfg = load_config(STUDY / f"{study}.yaml")
         assert isinstance(cfg, CampaignConfig)
-        result = simulate(cfg, engine="replay", replicates=replicates, seed=0)
+        result = _replay(cfg, replicates)
         real = [r for r in runs if r["study"] == study]
         cal_run = next(r for r in runs if r["study"] == calib)
         n = cfg.studies[0].strategy.n_trials
@@ -197,7 +211,7 @@ def h200_half(replicates: int) -> list[dict[str, Any]]:
                         "hardware": {"accelerator": "h200"},
                         "calibration": {"path": str(cal_path), "search_space": H200_SPACE},
                     }]})
-                pred = predicted(simulate(cfg, engine="replay", replicates=replicates, seed=0))
+                pred = predicted(_replay(cfg, replicates))
                 n_fit = len(fit_on)
                 base = {"trial_s": sum(r.duration_s for r in fit_on) / n_fit * len(held),
                         "energy_j": sum(r.energy_j or 0 for r in fit_on) / n_fit * len(held)}
@@ -213,7 +227,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--only", choices=[*TARGETS, "h200"], default=None)
+    parser.add_argument("--backend", default=None, help="where replicate chunks run "
+                        "(local, ray, processes; default: the replay's choice)")
     args = parser.parse_args()
+    global BACKEND
+    BACKEND = args.backend
     if args.only != "h200":
         fidelity_cpu(args.replicates, args.only)
     if args.only in (None, "h200"):

@@ -82,8 +82,8 @@ def test_vectorised_engine_refuses_replay_kinds_and_auto_dispatches(h200_campaig
     with pytest.raises(ConfigError, match="use the replay engine"):
         simulate(cfg, replicates=2, seed=0, engine="vectorized")
     assert simulate(cfg, replicates=2, seed=0).summary()["engine"] == "replay"
-    with pytest.raises(ConfigError, match="backend='local'"):
-        simulate(cfg, replicates=2, seed=0, backend="ray")
+    with pytest.raises(ConfigError, match="keep_replicates=False streams"):
+        simulate(cfg, replicates=2, seed=0, keep_replicates=False)
 
 
 def test_timeline_csv_and_png_are_written(tmp_path, lognormal_campaign):
@@ -119,8 +119,17 @@ def test_cli_engine_and_timeline(tmp_path, campaign_dict):
     assert out.exit_code == 2 and "replay" in out.output
 
 
-def test_replay_refuses_what_it_does_not_model(campaign_dict):
-    cfg = CampaignConfig.model_validate(campaign_dict(study={"failures": {
-        "crash_probability": 0.1, "crash_duration": {"dist": "fixed", "duration_h": 0.5}}}))
-    with pytest.raises(ConfigError, match="crashes or preemption"):
-        simulate(cfg, engine="replay", replicates=2, seed=0)
+def test_replay_refuses_failures_of_a_real_search_algorithm(campaign_dict):
+    """Crashes and preemption come from the shared job draw: a plan strategy replays them, a
+    real sampler's trials (not drawn ahead) are refused them, naming the policy."""
+    failures = {"crash_probability": 0.1,
+                "crash_duration": {"dist": "fixed", "duration_h": 0.5}}
+    plan = CampaignConfig.model_validate(campaign_dict(study={"failures": failures}))
+    assert simulate(plan, engine="replay", replicates=2, seed=0).metrics["n_trials"][0] == 10
+    for extra in ({"failures": failures},
+                  {"preemption": {"hazard_per_h": 0.1, "checkpoint_interval_h": 1.0}}):
+        cfg = CampaignConfig.model_validate(campaign_dict(study={
+            **extra, "strategy": {"kind": "optuna", "n_trials": 4, "n_evaluations": 2,
+                                  "sampler": {"name": "RandomSampler"}}}))
+        with pytest.raises(ConfigError, match="crashes and preemption.*OptunaPolicy"):
+            simulate(cfg, engine="replay", replicates=2, seed=0)

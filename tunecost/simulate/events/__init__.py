@@ -7,6 +7,10 @@ which trial runs next and which stop, so what TPE, a pruner, or a synchronisatio
 to the bill is measured rather than assumed. It shares the job draw and the accounting with
 the vectorised engine; run it with ``simulate(config, engine="replay")``.
 
+Each strategy is replayed by the policy the registry (:data:`POLICIES`) names for it; a
+policy is a :class:`Policy` with one required method, ``next_job``. Replicates run in chunks
+on a backend (:func:`run_events`' ``backend``), with the same bits on any.
+
 Example:
     >>> from tunecost.config import CampaignConfig
     >>> from tunecost.simulate import simulate
@@ -21,15 +25,28 @@ Example:
     (2.0, 1.0)
 """
 
+from tunecost.simulate.events._fast_tpe import fast_log_ndtr
+from tunecost.simulate.events._job import WAIT, Job, Policy
 from tunecost.simulate.events._queue import EventQueue, Timeline
 from tunecost.simulate.events.engine import (
     MAX_REPLAY_TRIALS,
     TIMELINE_COLUMNS,
+    default_backend,
     needs_replay,
     report_schedule,
     run_events,
+    run_replicates,
+)
+from tunecost.simulate.events.registry import (
+    POLICIES,
+    StudyContext,
+    policy_class,
+    policy_key,
+    register_policy,
 )
 from tunecost.simulate.events.surrogate import Draws, Surrogate
 
-__all__ = ["MAX_REPLAY_TRIALS", "TIMELINE_COLUMNS", "Draws", "EventQueue", "Surrogate",
-           "Timeline", "needs_replay", "report_schedule", "run_events"]
+__all__ = ["MAX_REPLAY_TRIALS", "POLICIES", "TIMELINE_COLUMNS", "WAIT", "Draws", "EventQueue",
+           "Job", "Policy", "StudyContext", "Surrogate", "Timeline", "default_backend",
+           "fast_log_ndtr", "needs_replay", "policy_class", "policy_key", "register_policy",
+           "report_schedule", "run_events", "run_replicates"]

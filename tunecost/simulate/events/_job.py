@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
 
 from tunecost.units import W_PER_KW
+
+if TYPE_CHECKING:
+    from tunecost.simulate._resolve import ResolvedStudy
+    from tunecost.simulate.events.registry import StudyContext
 
 __all__ = ["WAIT", "Job", "Policy", "between_trials_kw", "mean_kw"]
 
@@ -45,6 +53,10 @@ class Job:
         overhead_s: framework time on the worker before the job starts (sampler, storage,
             trial start-up), s.
         overhead_kw: IT power during ``overhead_s``, kW.
+        state: the ledger's state when not the engine's own (``"CRASHED"``); ``""``:
+            ``COMPLETE``, ``PRUNED`` if stopped or ``early``, ``PAUSED`` if ``paused``.
+        accelerator: index of the job's accelerator in the study's ``accelerators``.
+        preemptions: preemptions the job's duration includes.
     """
 
     trial: int
@@ -60,6 +72,9 @@ class Job:
     busy_kw_at: list[float] | None = None
     overhead_s: float = 0.0
     overhead_kw: float = 0.0
+    state: str = ""
+    accelerator: int = 0
+    preemptions: int = 0
 
     def kw_until(self, index: int | None) -> float:
         """Mean IT power from the start to checkpoint ``index`` (``None``: to the end), kW."""
@@ -85,24 +100,60 @@ def between_trials_kw(host_kw: float, idle_kw: float) -> float:
 class Policy(Protocol):
     """A search algorithm as the engine sees it: it hands out jobs and hears back.
 
-    ``idle_kw`` is the power a worker draws while waiting for this policy's work, kW (NaN
-    where unknown).
+    One method is required, :meth:`next_job`; the rest have defaults that policies inherit
+    by subclassing this protocol explicitly (``class MyPolicy(Policy)``): every job is
+    ready at once, runs to its end, and its end needs no answer. A policy that stops jobs
+    early overrides :meth:`decide`, one with dependencies :meth:`ready`, one that learns
+    from results :meth:`end`.
+
+    Attributes:
+        idle_kw: the power a worker draws while waiting for this policy's work, kW (NaN
+            where unknown; the accounting then refuses a wait rather than guess).
+        models_failures: whether the policy's jobs come from the shared job draw with its
+            crashes and preemptions (:func:`~tunecost.simulate._draw.draw_study`); the
+            engine refuses ``failures``/``preemption`` for a study whose policy does not.
+        examples: a small strategy config for each key the class is registered under; the
+            policy contract tests (``tests/simulate/events/test_policy_contract.py``) replay
+            each, so a registered policy is tested without touching the tests.
     """
 
-    idle_kw: float
+    idle_kw: float = math.nan
+    models_failures: ClassVar[bool] = False
+    examples: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
+    @abstractmethod
     def next_job(self, now_s: float) -> Job | _Wait | None:
         """A job for a free worker, :data:`WAIT` (work may come later) or ``None`` (done)."""
-        ...
 
     def ready(self, job: Job) -> bool:
         """Whether ``job``'s dependencies have ended (else its worker holds it and waits)."""
-        ...
+        return True
 
     def decide(self, job: Job, index: int, now_s: float) -> bool:
         """At checkpoint ``index`` of ``job``: ``True`` goes on, ``False`` stops it now."""
-        ...
+        return True
 
     def end(self, job: Job, now_s: float, stopped: bool) -> None:
         """``job`` left its worker: at its end, or stopped at a checkpoint."""
-        ...
+        return None
+
+    @property
+    def n_trials(self) -> int | None:
+        """Trials started so far; ``None``: the engine counts the distinct trials of the jobs
+        that ran."""
+        return None
+
+    # --- building one, for the registry (tunecost.simulate.events.registry) ------------
+
+    @classmethod
+    def prepare(cls, study: ResolvedStudy) -> Any:
+        """What every replicate's policy of ``study`` shares, computed once per run and
+        shipped to every chunk (a fitted surrogate); picklable. Default: nothing."""
+        return None
+
+    @classmethod
+    def from_study(cls, study: StudyContext, *, rng: np.random.Generator) -> Policy:
+        """One replicate's policy of ``study``, all its randomness from ``rng``; a class in
+        the registry defines it."""
+        raise NotImplementedError(f"{cls.__name__} does not build itself from a study: define "
+                                  "from_study to register it")

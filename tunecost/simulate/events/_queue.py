@@ -95,7 +95,9 @@ class Timeline:
             ``power_kw`` is the IT power drawn
             (before PUE); ``study`` the study instance charged; ``trial`` the trial, or -1.
         job_*: one entry per job: its instance, trial, start and end, s, busy power, kW,
-            fidelity reached, whether it was stopped early, the worker and a label.
+            fidelity reached, whether it was stopped early, the worker, a label, the
+            ledger state when the engine's own does not say it (``"CRASHED"``, else ``""``),
+            the accelerator index and the preemptions in its duration.
     """
 
     worker: list[int] = field(default_factory=list)
@@ -114,6 +116,9 @@ class Timeline:
     job_stopped: list[bool] = field(default_factory=list)
     job_worker: list[int] = field(default_factory=list)
     job_label: list[str] = field(default_factory=list)
+    job_state: list[str] = field(default_factory=list)
+    job_accelerator: list[int] = field(default_factory=list)
+    job_preemptions: list[int] = field(default_factory=list)
 
     def interval(self, worker: int, start_s: float, end_s: float, state: int, power_kw: float,
                  study: int, trial: int) -> None:
@@ -131,7 +136,8 @@ class Timeline:
             self.trial.append(trial)
 
     def job(self, instance: int, trial: int, start_s: float, end_s: float, busy_kw: float,
-            reached: float, stopped: bool, worker: int, label: str) -> None:
+            reached: float, stopped: bool, worker: int, label: str, state: str = "",
+            accelerator: int = 0, preemptions: int = 0) -> None:
         """Record one job's ledger row (and its busy interval)."""
         self.job_instance.append(instance)
         self.job_trial.append(trial)
@@ -142,4 +148,7 @@ class Timeline:
         self.job_stopped.append(stopped)
         self.job_worker.append(worker)
         self.job_label.append(label)
+        self.job_state.append(state)
+        self.job_accelerator.append(accelerator)
+        self.job_preemptions.append(preemptions)
         self.interval(worker, start_s, end_s, BUSY, busy_kw, instance, trial)

@@ -4,60 +4,63 @@
 is a *policy* (:class:`~tunecost.simulate.events._job.Policy`): a real Optuna study asked and
 told (:mod:`~tunecost.simulate.events.optuna_replay`), a Ray Tune scheduler
 (:mod:`~tunecost.simulate.events.schedulers`), or the plan of a vectorised strategy
-(:mod:`~tunecost.simulate.events._plan`). When a worker frees, it asks the policies for work
-(in study order; with ``schedule: sequential`` only the current study instance); a job runs
-on it until its end or until the policy stops it at a checkpoint (a pruned trial, a rung). A
-worker told to wait (a synchronisation point) or holding a job whose dependencies are running
-draws idle power; one with nothing left is idle and uncharged (unless the pool is reserved).
-Before each trial of a real search algorithm the slot spends the framework's overhead
-(sampler, storage, trial start-up; measured on the calibration study or given as
+(:mod:`~tunecost.simulate.events._plan`), chosen through the registry
+(:mod:`~tunecost.simulate.events.registry`). When a worker frees, it asks the policies for
+work (in study order; with ``schedule: sequential`` only the current study instance); a job
+runs on it until its end or until the policy stops it at a checkpoint (a pruned trial, a
+rung). A worker told to wait (a synchronisation point) or holding a job whose dependencies
+are running draws idle power; one with nothing left is idle and uncharged (unless the pool is
+reserved). Before each trial of a real search algorithm the slot spends the framework's
+overhead (sampler, storage, trial start-up; measured on the calibration study or given as
 ``trial_overhead_s``) at its idle power: in the wall clock, the energy
 (``overhead_energy_kwh``) and the dollars, not in GPU-hours.
 
 A replicate's timeline is reduced to a :class:`~tunecost.simulate._totals.Usage` and
 accounted by :func:`~tunecost.simulate._totals.totals`, the vectorised engine's accounting
-step, so both engines apply PUE, CO2e and prices by the same code. Each replicate has its own
-stream spawned from the root seed, and each study instance one stream from that, which seeds
-its sampler.
+step, so both engines apply PUE, CO2e and prices by the same code.
+
+Replicates run in chunks on a :class:`~tunecost.simulate._backends.Backend`
+(:func:`run_replicates`, a module-level function): the shared state (the resolved campaign
+and each study's prepared policy state, e.g. its fitted surrogate) is built once in this
+process and shipped with every chunk's map. Replicate ``r`` draws from the root's ``r``-th
+child (``root.spawn`` one at a time, in order) and each study instance from one stream
+spawned from that, which also seeds its sampler: a replicate's result does not depend on
+the chunk it falls in, nor on the backend, nor on the process, so the result is the same
+bits for any chunking on any backend.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tunecost._rng import as_generator
-from tunecost.calibrate.calibration import Calibration
-from tunecost.calibrate.records import read_records
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
-from tunecost.report_schedule import ReportSchedule
+from tunecost.simulate._backends import BACKENDS, Backend, get_backend
 from tunecost.simulate._ledger import job_costs, write_ledger
-from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy, resolve
+from tunecost.simulate._resolve import ResolvedCampaign, resolve
 from tunecost.simulate._result import CampaignResult, StudyResult, assumptions
 from tunecost.simulate._totals import METRICS, Usage, totals
+
+# Imported for their registrations (each policy module registers its classes).
+from tunecost.simulate.events import _plan, optuna_replay, schedulers  # noqa: F401
 from tunecost.simulate.events._job import WAIT, Job, Policy
-from tunecost.simulate.events._plan import PlanPolicy
 from tunecost.simulate.events._queue import BUSY, IDLE, OVERHEAD, WAITING, EventQueue, Timeline
-from tunecost.simulate.events._trials import TrialBank
-from tunecost.simulate.events.optuna_replay import OptunaPolicy
-from tunecost.simulate.events.schedulers import (
-    ASHAPolicy,
-    HyperBandPolicy,
-    MedianStoppingPolicy,
-    PBTPolicy,
-)
-from tunecost.simulate.events.surrogate import Surrogate, fit_curve
-from tunecost.strategies import OptunaSearch, RayTuneSearch, replay_only
+from tunecost.simulate.events.registry import StudyContext, policy_class
+from tunecost.simulate.events.surrogate import report_schedule
+from tunecost.strategies import replay_only
 from tunecost.strategies._replay import ReplayOnly
 from tunecost.units import S_PER_H
 
 __all__ = ["MAX_REPLAY_TRIALS", "TIMELINE_COLUMNS", "needs_replay", "report_schedule",
-           "run_events"]
+           "run_events", "run_replicates"]
 
 TIMELINE_COLUMNS = ("worker", "start_s", "end_s", "state", "power_w", "study", "trial")
 
@@ -71,6 +74,11 @@ MAX_REPLAY_TRIALS = 1_000_000
 MAX_RESERVED_REPLAY_WORKERS = 1_000_000
 """Most slots of a reserved pool the replay keeps state for (an unreserved pool is cut to the
 trials it can run at once, which gives the same result)."""
+
+CHUNKS = 64
+"""Default number of chunks a run's replicates are cut into (fewer when there are fewer
+replicates): enough for a parallel backend to balance replicates of uneven cost and for
+progress to move, few enough that per-chunk costs vanish. Results do not depend on it."""
 
 
 def _trials(campaign: ResolvedCampaign) -> int:
@@ -110,119 +118,17 @@ def needs_replay(config: CampaignConfig) -> bool:
     return any(replay_only(s.strategy) for s in config.studies)
 
 
-class _Study:
-    """What a study's policies share across replicates: the surrogate (curve model fitted
-    once), its powers, and how to build one replicate's policy."""
-
-    def __init__(self, study: ResolvedStudy) -> None:
-        self.study = study
-        self.strategy = study.strategy
-        self.idle_kw = float(study.idle_kw @ study.shares)
-        self.surrogate: Surrogate | None = None
-        if isinstance(self.strategy, OptunaSearch | RayTuneSearch):
-            self.surrogate = _surrogate(study, self.strategy)
-            if isinstance(self.strategy, OptunaSearch):
-                self.strategy.check_extras()
-
-    def policy(self, rng: np.random.Generator) -> Any:
-        s, study = self.strategy, self.study
-        if isinstance(s, OptunaSearch):
-            assert self.surrogate is not None
-            if len(study.accelerators) != 1:
-                raise ConfigError(f"study {study.name!r}: the Optuna replay needs one "
-                                  f"accelerator model, but got a mix {study.accelerators}")
-            return OptunaPolicy(s, self.surrogate, host_kw=float(study.busy_kw[0]),
-                                idle_kw=self.idle_kw, rng=rng)
-        if isinstance(s, RayTuneSearch):
-            assert self.surrogate is not None
-            bank_rng, sched_rng = rng.spawn(2)
-            bank = TrialBank(self.surrogate, s.n_trials, host_kw=study.busy_kw,
-                             shares=study.shares, idle_kw=self.idle_kw, rng=bank_rng)
-            sc, common = s.scheduler, {"idle_kw": self.idle_kw,
-                                       "mode_sign": self.surrogate.sign}
-            if sc.name == "asha":
-                return ASHAPolicy(bank, s.n_trials, grace_period=sc.grace_period,
-                                  reduction_factor=sc.reduction_factor, brackets=sc.brackets,
-                                  max_t=sc.max_t, rng=sched_rng, **common)
-            if sc.name == "hyperband":
-                return HyperBandPolicy(bank, s.n_trials, reduction_factor=sc.reduction_factor,
-                                       max_t=sc.max_t, **common)
-            if sc.name == "median_stopping":
-                return MedianStoppingPolicy(bank, s.n_trials, grace_period=sc.grace_period,
-                                            min_samples_required=sc.min_samples_required,
-                                            **common)
-            return PBTPolicy(bank, s.n_trials, perturbation_interval=sc.perturbation_interval,
-                             quantile_fraction=sc.quantile_fraction,
-                             resample_probability=sc.resample_probability, rng=sched_rng,
-                             **common)
-        return PlanPolicy(study, rng=rng)
-
-    def n_trials(self, policy: Any) -> int:
-        if isinstance(policy, OptunaPolicy):
-            return policy.asked
-        if isinstance(policy, PlanPolicy):
-            return policy.n_trials
-        return int(policy.next_trial)
-
-
-def report_schedule(strategy: OptunaSearch | RayTuneSearch,
-                    calibration: Calibration | None) -> ReportSchedule:
-    """The step numbers a replayed trial reports at.
-
-    The strategy's ``report``, else its ``n_evaluations`` (evenly spaced), else the
-    calibration's measured schedule, else the strategy's default count. A schedule without a
-    budget takes the calibration's (when the calibration has no resource parameter, every
-    trial's budget is the schedule's), else the report count: steps ``1..n``.
-    """
-    if strategy.report is not None:
-        schedule = strategy.report
-    elif strategy.n_evaluations is not None:
-        schedule = ReportSchedule(count=strategy.n_evaluations)
-    elif calibration is not None and calibration.report_schedule is not None:
-        schedule = calibration.report_schedule
-    else:
-        schedule = ReportSchedule(count=strategy.default_reports)
-    if schedule.resource is None and (calibration is None
-                                      or calibration.resource_param is None):
-        measured = (calibration.report_schedule.resource
-                    if calibration is not None and calibration.report_schedule is not None
-                    else None)
-        resource = measured if measured is not None else schedule.count
-        if resource is not None:
-            schedule = schedule.model_copy(update={"resource": float(resource)})
-    return schedule
-
-
-def _surrogate(study: ResolvedStudy, strategy: OptunaSearch | RayTuneSearch) -> Surrogate:
-    cal = study.calibration
-    obj = strategy.objective
-    direction = obj.direction or (
-        cal.curve_model.direction if cal is not None and cal.curve_model is not None
-        else cal.learning_curve.direction if cal is not None and cal.learning_curve is not None
-        else "minimize")
-    curve, recorded = None, None
-    if obj.records is not None:
-        records = read_records(obj.records)
-        if obj.recorded:
-            recorded = records
-        elif cal is None:
-            raise ConfigError(
-                f"study {study.name!r}: objective.records fits the learning-curve model on the "
-                "calibration's features, so the study needs a calibration"
-            )
-        else:
-            curve = fit_curve(cal, records, direction)
-    return Surrogate(report_schedule(strategy, cal), calibration=cal, duration=study.duration,
-                     curve=curve, direction=direction, search_resource=obj.search_resource,
-                     overhead=study.trial_overhead_s, recorded=recorded)
-
-
 def _check(campaign: ResolvedCampaign) -> None:
+    """Refuse failures for a study whose policy does not draw them (the real search
+    algorithms: their trials come from the sampler, not from the shared job draw)."""
     for s in campaign.studies:
-        if s.crash_probability > 0 or s.preemption is not None:
+        cls = policy_class(s.strategy)
+        if (s.crash_probability > 0 or s.preemption is not None) and not cls.models_failures:
             raise ConfigError(
-                f"study {s.name!r}: the replay engine does not model crashes or preemption "
-                "yet; remove failures/preemption or use the vectorised engine"
+                f"study {s.name!r}: the replay engine models crashes and preemption for the "
+                f"strategies with a plan, not yet for a real search algorithm "
+                f"({s.strategy.name!r}, {cls.__name__}); remove failures/preemption, or "
+                "model the study with a plan strategy"
             )
 
 
@@ -315,7 +221,8 @@ def _run(policies: list[Policy], n_workers: int, *, sequential: bool, tl: Timeli
     def finish(w: int, job: Job, now: float, stopped: bool, index: int | None) -> None:
         reached = job.reached[-1 if index is None else index]
         tl.job(job.instance, job.trial, start_of[w], now, job.kw_until(index), reached,
-               stopped or job.early, w, ("paused: " if job.paused else "") + job.label)
+               stopped or job.early, w, ("paused: " if job.paused else "") + job.label,
+               job.state, job.accelerator, job.preemptions)
         running[job.instance] -= 1
         job_of[w] = None
         policies[job.instance].end(job, now, stopped)
@@ -391,6 +298,114 @@ def _usage(campaign: ResolvedCampaign, tl: Timeline, wall_s: float, inst_study: 
     )
 
 
+@dataclass(frozen=True, eq=False)
+class Shared:
+    """What every chunk needs, built once per run and shipped once per map: the resolved
+    campaign (workers cut by :func:`_sized`), each study's :class:`StudyContext` (its
+    prepared, e.g. fitted, surrogate) and the study of each study instance."""
+
+    campaign: ResolvedCampaign
+    studies: tuple[StudyContext, ...]
+    inst_study: np.ndarray
+
+
+@dataclass(frozen=True)
+class ReplicateTask:
+    """Replicates ``first, first + 1, ...``, one seed each (the root's children in order).
+
+    Attributes:
+        record: also return the first replicate's timeline (replicate 0's, for the ledger
+            and the timeline files).
+    """
+
+    first: int
+    seeds: tuple[np.random.SeedSequence, ...]
+    record: bool = False
+
+
+@dataclass
+class ReplicatePart:
+    """A chunk's totals: campaign metrics ``(k,)``, per-study metrics ``(S, k)``."""
+
+    first: int
+    campaign: dict[str, np.ndarray]
+    studies: dict[str, np.ndarray]
+    timeline: Timeline | None = None
+
+
+def replicate(shared: Shared, seed: np.random.SeedSequence) -> tuple[Timeline, float, Any]:
+    """Simulate one replicate from its seed: its timeline, wall clock, s, and totals."""
+    campaign, inst_study = shared.campaign, shared.inst_study
+    rngs = as_generator(seed).spawn(len(inst_study))
+    policies = [shared.studies[s].policy(g) for s, g in zip(inst_study, rngs, strict=True)]
+    tl = Timeline()
+    wall_s = _run(policies, campaign.config.workers,
+                  sequential=campaign.config.schedule == "sequential", tl=tl)
+    n_trials = _trials_started(policies, tl)
+    return tl, wall_s, totals(campaign, _usage(campaign, tl, wall_s, inst_study, n_trials))
+
+
+def run_replicates(shared: Shared, task: ReplicateTask) -> ReplicatePart:
+    """One chunk of replicates (what a backend runs): depends on ``shared`` and ``task``
+    only, so any process gives the same result for the same task."""
+    k, n_st = len(task.seeds), len(shared.campaign.studies)
+    out = {m: np.zeros(k) for m in _METRICS}
+    per_study = {m: np.zeros((n_st, k)) for m in _METRICS if m != "wall_clock_h"}
+    first_tl = None
+    for j, seed in enumerate(task.seeds):
+        tl, _, t = replicate(shared, seed)
+        for m in _METRICS:
+            out[m][j] = t.campaign[m][0]
+            if m != "wall_clock_h":
+                per_study[m][:, j] = t.studies[m][:, 0]
+        if j == 0 and task.record:
+            first_tl = tl
+    return ReplicatePart(task.first, out, per_study, first_tl)
+
+
+def _trials_started(policies: list[Policy], tl: Timeline) -> np.ndarray:
+    """Trials each study instance started: its policy's count, else the distinct trials of
+    its jobs in the timeline."""
+    counts = []
+    for i, p in enumerate(policies):
+        n = p.n_trials
+        if n is None:
+            n = len({t for inst, t in zip(tl.job_instance, tl.job_trial, strict=True)
+                     if inst == i})
+        counts.append(n)
+    return np.array(counts, dtype=float)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_backend(replicates: int, address: str | None = None) -> str:
+    """The backend a replay runs on when none is named: Ray when an ``address`` names a
+    cluster; ``"processes"`` (when registered in
+    :data:`~tunecost.simulate._backends.BACKENDS`) for more than one replicate on more than
+    one core; else ``"local"``."""
+    if address is not None:
+        return "ray"
+    if replicates > 1 and _cores() > 1 and "processes" in BACKENDS:
+        return "processes"
+    return "local"
+
+
+def _tasks(root: np.random.SeedSequence, n_reps: int, size: int,
+           record: bool) -> Iterator[ReplicateTask]:
+    """Chunks of ``size`` replicates; replicate ``r``'s seed is the root's ``r``-th child
+    (spawned one at a time: the same children as ``root.spawn(n_reps)``, never a list of
+    all of them at once)."""
+    for first in range(0, n_reps, size):
+        k = min(size, n_reps - first)
+        yield ReplicateTask(first, tuple(root.spawn(1)[0] for _ in range(k)),
+                            record=record and first == 0)
+
+
 def run_events(
     config: CampaignConfig,
     *,
@@ -400,69 +415,84 @@ def run_events(
     timeline: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     chunk_size: int | None = None,
-    backend: Any = "local",
+    backend: str | Backend | None = None,
     address: str | None = None,
     keep_replicates: bool | None = None,
 ) -> CampaignResult:
     """Replay ``replicates`` runs of a campaign, event by event, with the real algorithms.
 
-    Strategies of the vectorised kinds are replayed through their plans, ``optuna`` and
-    ``ray_tune`` through the real algorithms. Arguments as
-    :func:`tunecost.simulate.simulate`'s; besides:
+    Strategies of the vectorised kinds are replayed through their plans (one replicate of
+    the shared job draw each, crashes and preemptions included), ``optuna`` and ``ray_tune``
+    through the real algorithms. Arguments as :func:`tunecost.simulate.simulate`'s; besides:
 
     Args:
         timeline: write replicate 0's per-worker intervals to this CSV (``worker, start_s,
             end_s, state, power_w, study, trial``) and a Gantt chart of them, coloured by
             power, beside it with the suffix ``.png``.
+        chunk_size: replicates per chunk (default: the replicates cut into at most
+            :data:`CHUNKS` chunks). Each replicate is simulated on its own, so results do
+            not depend on it; the result's ``chunk_size`` stays 1.
+        backend: where chunks run: a name in
+            :data:`~tunecost.simulate._backends.BACKENDS` or a
+            :class:`~tunecost.simulate._backends.Backend`; ``None``:
+            :func:`default_backend` (worker processes when there are several replicates and
+            cores). Identical results, bit for bit, on every backend.
+        address: Ray cluster to connect to (with ``backend="ray"``, or with ``None``, which
+            then means Ray).
 
     Returns:
         A :class:`~tunecost.simulate.CampaignResult` (``engine == "replay"``, chunk size 1).
 
     Raises:
-        ConfigError: a setting the replay does not model (crashes, preemption), a sampler's
-            kwargs, a waiting slot without idle power, a run above :data:`MAX_REPLAY_TRIALS`.
+        ConfigError: a setting the replay does not model (crashes or preemption of a real
+            search algorithm), ``keep_replicates=False``, a sampler's kwargs, a waiting slot
+            without idle power, a run above :data:`MAX_REPLAY_TRIALS`, ``chunk_size < 1``.
         MissingExtraError: the sampler needs a package that is not installed.
     """
-    if backend != "local" or chunk_size is not None or keep_replicates is False:
+    if keep_replicates is False:
         raise ConfigError(
-            "the replay engine runs its replicates one by one in this process and keeps "
-            f"them all: backend='local' and no chunk_size, but got backend={backend!r}, "
-            f"chunk_size={chunk_size!r}, keep_replicates={keep_replicates!r}"
+            "the replay engine keeps every replicate's totals (keep_replicates=False streams "
+            f"summaries instead): at most {MAX_REPLAY_TRIALS:,} trials make at most as many "
+            "replicates, a few MB of totals, so streaming would save nothing; leave "
+            "keep_replicates unset"
         )
+    if chunk_size is not None and (isinstance(chunk_size, bool) or chunk_size < 1):
+        raise ConfigError(f"`chunk_size >= 1` must hold, but got chunk_size={chunk_size!r}")
+    # Checked before the surrogates are fitted (seconds): a bad name fails at once.
+    runner = get_backend(backend if backend is not None else default_backend(replicates, address),
+                         address=address)
     workers = config.workers
     n_reps = replicates
     campaign = resolve(config)
     config = _sized(config, _trials(campaign), n_reps)
     campaign = dataclasses.replace(campaign, config=config)
     _check(campaign)
-    studies = [_Study(s) for s in campaign.studies]
-    inst_study = np.array([i for i, s in enumerate(campaign.studies) for _ in range(s.count)],
-                          dtype=np.int64)
+    shared = Shared(
+        campaign,
+        tuple(StudyContext.of(s) for s in campaign.studies),
+        np.array([i for i, s in enumerate(campaign.studies) for _ in range(s.count)],
+                 dtype=np.int64),
+    )
+    size = chunk_size if chunk_size is not None else -(-n_reps // min(n_reps, CHUNKS))
+    record = ledger is not None or timeline is not None
     n_st = len(campaign.studies)
     out = {k: np.zeros(n_reps) for k in _METRICS}
     per_study = {k: np.zeros((n_st, n_reps)) for k in _METRICS if k != "wall_clock_h"}
-    streams = root.spawn(n_reps)
-    sequential = config.schedule == "sequential"
-    for r, stream in enumerate(streams):
-        rngs = as_generator(stream).spawn(len(inst_study))
-        policies = [studies[s].policy(g) for s, g in zip(inst_study, rngs, strict=True)]
-        tl = Timeline()
-        wall_s = _run(policies, config.workers, sequential=sequential, tl=tl)
-        n_trials = np.array([studies[s].n_trials(p) for s, p in zip(inst_study, policies,
-                                                                       strict=True)], float)
-        t = totals(campaign, _usage(campaign, tl, wall_s, inst_study, n_trials))
-        for k in _METRICS:
-            out[k][r] = t.campaign[k][0]
-            if k != "wall_clock_h":
-                per_study[k][:, r] = t.studies[k][:, 0]
-        if r == 0 and ledger is not None:
-            _write_ledger(Path(ledger), campaign, tl, inst_study)
-        if r == 0 and timeline is not None:
-            from tunecost.simulate.events.timeline import write_timeline
-
-            write_timeline(Path(timeline), tl, [campaign.studies[s].name for s in inst_study])
+    done = 0
+    for part in runner.map_chunks(run_replicates, shared, _tasks(root, n_reps, size, record)):
+        if part.first != done:  # a backend must yield in chunk order
+            raise RuntimeError(f"backend {runner!r} yielded the chunk at replicate "
+                               f"{part.first} where {done} was due")
+        k = len(part.campaign["wall_clock_h"])
+        for m in _METRICS:
+            out[m][done:done + k] = part.campaign[m]
+            if m != "wall_clock_h":
+                per_study[m][:, done:done + k] = part.studies[m]
+        if part.timeline is not None:
+            _write_outputs(campaign, part.timeline, shared.inst_study, ledger, timeline)
+        done += k
         if progress is not None:
-            progress(r + 1, n_reps)
+            progress(done, n_reps)
     ref_kwh = campaign.reference_energy_kwh
     result = CampaignResult(
         name=config.name,
@@ -483,6 +513,17 @@ def run_events(
     return result
 
 
+def _write_outputs(campaign: ResolvedCampaign, tl: Timeline, inst_study: np.ndarray,
+                   ledger: str | Path | None, timeline: str | Path | None) -> None:
+    """Replicate 0's ledger and timeline files."""
+    if ledger is not None:
+        _write_ledger(Path(ledger), campaign, tl, inst_study)
+    if timeline is not None:
+        from tunecost.simulate.events.timeline import write_timeline
+
+        write_timeline(Path(timeline), tl, [campaign.studies[s].name for s in inst_study])
+
+
 def _write_ledger(path: Path, campaign: ResolvedCampaign, tl: Timeline,
                   inst_study: np.ndarray) -> None:
     """Replicate 0's jobs in the vectorised ledger's columns (per-job energy without waits:
@@ -496,6 +537,8 @@ def _write_ledger(path: Path, campaign: ResolvedCampaign, tl: Timeline,
                                   np.asarray(tl.job_busy_kw), zero)
 
     def state(j: int) -> str:
+        if tl.job_state[j]:
+            return tl.job_state[j]
         if tl.job_label[j].startswith("paused: "):
             return "PAUSED"
         return "PRUNED" if tl.job_stopped[j] else "COMPLETE"
@@ -504,8 +547,9 @@ def _write_ledger(path: Path, campaign: ResolvedCampaign, tl: Timeline,
         [
             campaign.studies[study[j]].name, tl.job_instance[j], tl.job_trial[j],
             tl.job_label[j], f"{tl.job_reached[j]:.6g}", state(j), f"{start_h[j]:.6f}",
-            f"{dur_h[j]:.6f}", "", tl.job_worker[j], campaign.studies[study[j]].accelerators[0],
-            campaign.studies[study[j]].gpus, 0, energy[j], co2[j], cost[j],
+            f"{dur_h[j]:.6f}", "", tl.job_worker[j],
+            campaign.studies[study[j]].accelerators[tl.job_accelerator[j]],
+            campaign.studies[study[j]].gpus, tl.job_preemptions[j], energy[j], co2[j], cost[j],
         ]
         for j in range(n)
     )

@@ -18,14 +18,18 @@ result for the same seed.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tunecost.calibrate.space import ParamSpace
 from tunecost.exceptions import ConfigError
-from tunecost.simulate.events._job import Job, _Wait, between_trials_kw, mean_kw
-from tunecost.simulate.events.surrogate import Surrogate
+from tunecost.simulate._resolve import ResolvedStudy
+from tunecost.simulate.events._fast_tpe import fast_log_ndtr
+from tunecost.simulate.events._job import Job, Policy, _Wait, between_trials_kw, mean_kw
+from tunecost.simulate.events.registry import StudyContext, register_policy
+from tunecost.simulate.events.surrogate import Surrogate, surrogate_for
 from tunecost.strategies.optuna_search import OptunaSearch
 from tunecost.units import W_PER_KW
 
@@ -57,8 +61,13 @@ def distributions(space: dict[str, ParamSpace]) -> dict[str, Any]:
     return out or {"x": FloatDistribution(0.0, 1.0)}
 
 
-class OptunaPolicy:
+@register_policy("optuna")
+class OptunaPolicy(Policy):
     """One replicate of an Optuna study as a replay policy.
+
+    The surrogate is prepared once per run (:meth:`prepare`); each replicate creates its own
+    in-memory study, sampler and pruner. With the sampler's ``fast_log_ndtr``, every
+    ``study.ask`` runs under :func:`~tunecost.simulate.events._fast_tpe.fast_log_ndtr`.
 
     Args:
         search: sampler, pruner, trial and evaluation counts.
@@ -67,6 +76,11 @@ class OptunaPolicy:
         idle_kw: power of a waiting slot, kW.
         rng: the only source of randomness; the sampler's seed is drawn from it.
     """
+
+    examples: ClassVar[Mapping[str, Mapping[str, Any]]] = {"optuna": {
+        "kind": "optuna", "n_trials": 12, "n_evaluations": 4,
+        "sampler": {"name": "TPESampler", "kwargs": {"n_startup_trials": 4}},
+        "pruner": {"name": "MedianPruner", "kwargs": {"n_startup_trials": 2}}}}
 
     def __init__(self, search: OptunaSearch, surrogate: Surrogate, *, host_kw: float,
                  idle_kw: float, rng: np.random.Generator) -> None:
@@ -92,6 +106,27 @@ class OptunaPolicy:
         self.rng = rng
         self.asked = 0
         self.stopped = False  # GridSampler exhausted its grid
+        self.fast = search.sampler.fast_log_ndtr
+
+    @classmethod
+    def prepare(cls, study: ResolvedStudy) -> Surrogate:
+        """Check the sampler's extra and the hardware, then fit the surrogate (once)."""
+        search = study.strategy
+        assert isinstance(search, OptunaSearch)
+        search.check_extras()
+        if len(study.accelerators) != 1:
+            raise ConfigError(f"study {study.name!r}: the Optuna replay needs one "
+                              f"accelerator model, but got a mix {study.accelerators}")
+        return surrogate_for(study, search)
+
+    @classmethod
+    def from_study(cls, study: StudyContext, *, rng: np.random.Generator) -> OptunaPolicy:
+        return cls(study.strategy, study.prepared, host_kw=float(study.study.busy_kw[0]),
+                   idle_kw=study.idle_kw, rng=rng)
+
+    @property
+    def n_trials(self) -> int:
+        return self.asked
 
     def next_job(self, now_s: float) -> Job | _Wait | None:
         if self.asked >= self.search.n_trials or self.stopped:
@@ -100,7 +135,8 @@ class OptunaPolicy:
         fixed = self.surrogate.recorded_params(number)
         if fixed is not None:
             self.study.enqueue_trial(fixed, skip_if_exists=False)
-        trial = self.surrogate.ask(self.study, self.dists)
+        with fast_log_ndtr(self.fast):
+            trial = self.surrogate.ask(self.study, self.dists)
         self.asked += 1
         params = ({k: np.asarray([v]) for k, v in trial.params.items()}
                   if self.with_params else None)
@@ -116,9 +152,6 @@ class OptunaPolicy:
                    label=f"trial {number}", data=(trial, d.values[0].tolist(), steps),
                    busy_kw_at=[*kw_at, busy_kw], overhead_s=float(d.overhead_s[0]),
                    overhead_kw=self.overhead_kw)
-
-    def ready(self, job: Job) -> bool:
-        return True
 
     def decide(self, job: Job, index: int, now_s: float) -> bool:
         trial, values, steps = job.data

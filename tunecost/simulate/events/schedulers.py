@@ -24,13 +24,18 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tunecost.calibrate.space import mask_inactive
 from tunecost.exceptions import ConfigError
-from tunecost.simulate.events._job import WAIT, Job, _Wait
+from tunecost.simulate._resolve import ResolvedStudy
+from tunecost.simulate.events._job import WAIT, Job, Policy, _Wait
 from tunecost.simulate.events._trials import TrialBank
+from tunecost.simulate.events.registry import StudyContext, register_policy
+from tunecost.simulate.events.surrogate import Surrogate, surrogate_for
 
 __all__ = ["ASHAPolicy", "HyperBandPolicy", "MedianStoppingPolicy", "PBTPolicy", "percentile"]
 
@@ -46,25 +51,49 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t
 
 
-class _Base:
-    """Shared state: the trial bank, the next new trial, the power of a waiting slot."""
+class _Base(Policy):
+    """Shared state: the trial bank, the next new trial, the power of a waiting slot; and
+    how a scheduler builds itself from a ``ray_tune`` study (the surrogate prepared once per
+    run, then per replicate a trial bank drawn from it and the scheduler's own settings).
+
+    ``n_trials`` (the argument) is the trials' budget (``num_samples``); the property
+    :attr:`n_trials` counts those started so far.
+    """
 
     def __init__(self, bank: TrialBank, n_trials: int, *, idle_kw: float,
                  mode_sign: float) -> None:
         self.bank = bank
-        self.n_trials = n_trials
+        self.budget = n_trials
         self.idle_kw = idle_kw
         self.next_trial = 0
         # Ray's metric_op: reward = op * value, larger is better (op = -1 when minimising).
         self.op = -mode_sign
 
-    def ready(self, job: Job) -> bool:
-        return True
+    @property
+    def n_trials(self) -> int:
+        return self.next_trial
 
-    def end(self, job: Job, now_s: float, stopped: bool) -> None:
-        return None
+    @classmethod
+    def prepare(cls, study: ResolvedStudy) -> Surrogate:
+        return surrogate_for(study, study.strategy)
+
+    @classmethod
+    def from_study(cls, study: StudyContext, *, rng: np.random.Generator) -> _Base:
+        s, sur = study.strategy, study.prepared
+        bank_rng, sched_rng = rng.spawn(2)
+        bank = TrialBank(sur, s.n_trials, host_kw=study.study.busy_kw, shares=study.study.shares,
+                         idle_kw=study.idle_kw, rng=bank_rng)
+        return cls._configured(bank, s.n_trials, s.scheduler, idle_kw=study.idle_kw,
+                               mode_sign=sur.sign, rng=sched_rng)
+
+    @classmethod
+    def _configured(cls, bank: TrialBank, n_trials: int, sc: Any, *, idle_kw: float,
+                    mode_sign: float, rng: np.random.Generator) -> _Base:
+        """The scheduler from its config ``sc`` (each class maps its own settings)."""
+        raise NotImplementedError
 
 
+@register_policy("ray_tune/asha")
 class ASHAPolicy(_Base):
     """``AsyncHyperBandScheduler`` (stop-based ASHA; ``stop_last_trials=True``).
 
@@ -74,6 +103,10 @@ class ASHAPolicy(_Base):
     there before it, then recorded. A trial stops at ``max_t`` (default: its last
     iteration). Trials never wait: a free worker starts the next trial.
     """
+
+    examples: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "ray_tune/asha": {"kind": "ray_tune", "n_trials": 16, "n_evaluations": 9,
+                         "scheduler": {"name": "asha", "reduction_factor": 3, "brackets": 2}}}
 
     def __init__(self, bank: TrialBank, n_trials: int, *, grace_period: int,
                  reduction_factor: float, brackets: int, idle_kw: float, mode_sign: float,
@@ -97,9 +130,16 @@ class ASHAPolicy(_Base):
         self.choice = (np.zeros(n_trials, dtype=np.int64) if brackets == 1
                        else rng.choice(brackets, size=n_trials, p=w / w.sum()))
 
+    @classmethod
+    def _configured(cls, bank: TrialBank, n_trials: int, sc: Any, *, idle_kw: float,
+                    mode_sign: float, rng: np.random.Generator) -> ASHAPolicy:
+        return cls(bank, n_trials, grace_period=sc.grace_period,
+                   reduction_factor=sc.reduction_factor, brackets=sc.brackets, max_t=sc.max_t,
+                   idle_kw=idle_kw, mode_sign=mode_sign, rng=rng)
+
     def next_job(self, now_s: float) -> Job | _Wait | None:
         t = self.next_trial
-        if t >= self.n_trials:
+        if t >= self.budget:
             return None
         self.next_trial += 1
         b = int(self.choice[t])
@@ -115,6 +155,7 @@ class ASHAPolicy(_Base):
         return not stop
 
 
+@register_policy("ray_tune/median_stopping")
 class MedianStoppingPolicy(_Base):
     """``MedianStoppingRule`` with ``hard_stop=True`` and no pausing.
 
@@ -124,6 +165,11 @@ class MedianStoppingPolicy(_Base):
     it continues (Ray would pause it to let others run when trials are pending; the replay
     keeps it running, which is Ray's behaviour with ``min_time_slice`` large).
     """
+
+    examples: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "ray_tune/median_stopping": {
+        "kind": "ray_tune", "n_trials": 12, "n_evaluations": 6,
+        "scheduler": {"name": "median_stopping", "grace_period": 2}}}
 
     def __init__(self, bank: TrialBank, n_trials: int, *, grace_period: int,
                  min_samples_required: int, idle_kw: float, mode_sign: float) -> None:
@@ -139,9 +185,16 @@ class MedianStoppingPolicy(_Base):
         self.last_iter = np.zeros(n_trials, dtype=np.int64)
         self.iters = list(range(grace_period, K + 1)) if grace_period <= K else []
 
+    @classmethod
+    def _configured(cls, bank: TrialBank, n_trials: int, sc: Any, *, idle_kw: float,
+                    mode_sign: float, rng: np.random.Generator) -> MedianStoppingPolicy:
+        return cls(bank, n_trials, grace_period=sc.grace_period,
+                   min_samples_required=sc.min_samples_required, idle_kw=idle_kw,
+                   mode_sign=mode_sign)
+
     def next_job(self, now_s: float) -> Job | _Wait | None:
         t = self.next_trial
-        if t >= self.n_trials:
+        if t >= self.budget:
             return None
         self.next_trial += 1
         return self.bank.job(t, 0, self.bank.K, self.iters, f"trial {t}")
@@ -195,6 +248,7 @@ class _Bracket:
         return min(self.progress / self.total_work, 1.0) if self.total_work else 1.0
 
 
+@register_policy("ray_tune/hyperband")
 class HyperBandPolicy(_Base):
     """Ray's synchronous ``HyperBandScheduler`` (``stop_last_trials=True``).
 
@@ -209,6 +263,10 @@ class HyperBandPolicy(_Base):
     synchronisation that ASHA avoids.
     """
 
+    examples: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "ray_tune/hyperband": {"kind": "ray_tune", "n_trials": 20, "n_evaluations": 9,
+                              "scheduler": {"name": "hyperband", "reduction_factor": 3}}}
+
     def __init__(self, bank: TrialBank, n_trials: int, *, reduction_factor: float,
                  idle_kw: float, mode_sign: float, max_t: int | None = None) -> None:
         super().__init__(bank, n_trials, idle_kw=idle_kw, mode_sign=mode_sign)
@@ -222,6 +280,12 @@ class HyperBandPolicy(_Base):
         self.current: _Bracket | None = None
         self.bracket_of: dict[int, _Bracket] = {}
         self.n_live = 0
+
+    @classmethod
+    def _configured(cls, bank: TrialBank, n_trials: int, sc: Any, *, idle_kw: float,
+                    mode_sign: float, rng: np.random.Generator) -> HyperBandPolicy:
+        return cls(bank, n_trials, reduction_factor=sc.reduction_factor, max_t=sc.max_t,
+                   idle_kw=idle_kw, mode_sign=mode_sign)
 
     def _add_trial(self) -> int:
         t = self.next_trial
@@ -260,7 +324,7 @@ class HyperBandPolicy(_Base):
                         return self._job(t)
         # New trials join brackets only when a worker asks (Ray keeps a few pending ahead;
         # which trials are promoted does not depend on it, only the order jobs start in).
-        if self.next_trial < self.n_trials:
+        if self.next_trial < self.budget:
             return self._job(self._add_trial())
         return WAIT if self.n_live > 0 or self._resumable() else None
 
@@ -310,6 +374,7 @@ class HyperBandPolicy(_Base):
         return go_on
 
 
+@register_policy("ray_tune/pbt")
 class PBTPolicy(_Base):
     """``PopulationBasedTraining`` (asynchronous), cost-wise.
 
@@ -322,6 +387,10 @@ class PBTPolicy(_Base):
     the same iteration on. No trial is ever stopped for good: PBT's cost is every trial to
     ``max_t`` plus the restarts.
     """
+
+    examples: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "ray_tune/pbt": {"kind": "ray_tune", "n_trials": 8, "n_evaluations": 8,
+                        "scheduler": {"name": "pbt", "perturbation_interval": 2}}}
 
     def __init__(self, bank: TrialBank, n_trials: int, *, perturbation_interval: int,
                  quantile_fraction: float, resample_probability: float, idle_kw: float,
@@ -337,6 +406,14 @@ class PBTPolicy(_Base):
         self.at: dict[int, int] = {}  # trial -> iteration it resumes from
         self.n_live = 0
 
+    @classmethod
+    def _configured(cls, bank: TrialBank, n_trials: int, sc: Any, *, idle_kw: float,
+                    mode_sign: float, rng: np.random.Generator) -> PBTPolicy:
+        return cls(bank, n_trials, perturbation_interval=sc.perturbation_interval,
+                   quantile_fraction=sc.quantile_fraction,
+                   resample_probability=sc.resample_probability, idle_kw=idle_kw,
+                   mode_sign=mode_sign, rng=rng)
+
     def _job(self, t: int, a: int) -> Job:
         decisions = [k for k in range(a + self.interval - a % self.interval, self.K,
                                       self.interval) if k > a]
@@ -347,7 +424,7 @@ class PBTPolicy(_Base):
         if self.resume:
             t = self.resume.pop(0)
             return self._job(t, self.at[t])
-        if self.next_trial < self.n_trials:
+        if self.next_trial < self.budget:
             self.next_trial += 1
             return self._job(self.next_trial - 1, 0)
         return WAIT if self.n_live > 0 else None

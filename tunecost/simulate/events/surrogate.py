@@ -36,21 +36,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from tunecost.calibrate.calibration import Calibration
 from tunecost.calibrate.curves import CurveModel
 from tunecost.calibrate.fit import fit_curve_model
-from tunecost.calibrate.records import TrialRecord
+from tunecost.calibrate.records import TrialRecord, read_records
 from tunecost.calibrate.space import ParamSpace, sample_space, suggest_space
 from tunecost.calibrate.timing import TrialOverhead
 from tunecost.durations import DurationModel
 from tunecost.exceptions import ConfigError
 from tunecost.report_schedule import ReportSchedule
 
-__all__ = ["Draws", "Surrogate"]
+if TYPE_CHECKING:
+    from tunecost.simulate._resolve import ResolvedStudy
+
+__all__ = ["Draws", "Surrogate", "report_schedule", "surrogate_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,3 +319,58 @@ def fit_curve(calibration: Calibration, records: Sequence[TrialRecord],
         raise ConfigError(f"a learning-curve model needs >= 4 trials with curves, but "
                           f"{len(records)} records have fewer")
     return model
+
+
+def report_schedule(strategy: Any, calibration: Calibration | None) -> ReportSchedule:
+    """The step numbers a replayed trial reports at.
+
+    The strategy's ``report``, else its ``n_evaluations`` (evenly spaced), else the
+    calibration's measured schedule, else the strategy's default count. A schedule without a
+    budget takes the calibration's (when the calibration has no resource parameter, every
+    trial's budget is the schedule's), else the report count: steps ``1..n``.
+    """
+    if strategy.report is not None:
+        schedule = strategy.report
+    elif strategy.n_evaluations is not None:
+        schedule = ReportSchedule(count=strategy.n_evaluations)
+    elif calibration is not None and calibration.report_schedule is not None:
+        schedule = calibration.report_schedule
+    else:
+        schedule = ReportSchedule(count=strategy.default_reports)
+    if schedule.resource is None and (calibration is None
+                                      or calibration.resource_param is None):
+        measured = (calibration.report_schedule.resource
+                    if calibration is not None and calibration.report_schedule is not None
+                    else None)
+        resource = measured if measured is not None else schedule.count
+        if resource is not None:
+            schedule = schedule.model_copy(update={"resource": float(resource)})
+    return schedule
+
+
+def surrogate_for(study: ResolvedStudy, strategy: Any) -> Surrogate:
+    """The surrogate objective of a study of a real search algorithm (an ``optuna`` or
+    ``ray_tune`` strategy): its report schedule, its calibration, and a learning-curve model
+    fitted on ``objective.records`` when given (the once-per-run cost), or those records
+    themselves when ``objective.recorded``."""
+    cal = study.calibration
+    obj = strategy.objective
+    direction = obj.direction or (
+        cal.curve_model.direction if cal is not None and cal.curve_model is not None
+        else cal.learning_curve.direction if cal is not None and cal.learning_curve is not None
+        else "minimize")
+    curve, recorded = None, None
+    if obj.records is not None:
+        records = read_records(obj.records)
+        if obj.recorded:
+            recorded = records
+        elif cal is None:
+            raise ConfigError(
+                f"study {study.name!r}: objective.records fits the learning-curve model on the "
+                "calibration's features, so the study needs a calibration"
+            )
+        else:
+            curve = fit_curve(cal, records, direction)
+    return Surrogate(report_schedule(strategy, cal), calibration=cal, duration=study.duration,
+                     curve=curve, direction=direction, search_resource=obj.search_resource,
+                     overhead=study.trial_overhead_s, recorded=recorded)
