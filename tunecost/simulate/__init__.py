@@ -35,6 +35,7 @@ from tunecost.simulate._backends import (
     BACKENDS,
     Backend,
     LocalBackend,
+    ProcessBackend,
     RayBackend,
     get_backend,
     ray_connect,
@@ -60,6 +61,7 @@ __all__ = [
     "Backend",
     "CampaignResult",
     "LocalBackend",
+    "ProcessBackend",
     "RayBackend",
     "StudyResult",
     "get_backend",
@@ -82,7 +84,7 @@ def simulate(
     chunk_size: int | None = None,
     ledger: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
-    backend: str | Backend = "local",
+    backend: str | Backend = "auto",
     address: str | None = None,
     keep_replicates: bool | None = None,
     engine: str = "auto",
@@ -102,9 +104,11 @@ def simulate(
             depend on it, so it is reported.
         ledger: write replicate 0's per-job rows to this CSV file (atomically).
         progress: called as ``progress(done, total)`` after each chunk.
-        backend: where chunks run: ``"local"`` (this process), ``"ray"`` (one Ray task per
-            chunk), or a :class:`Backend`. The result is identical, bit for bit, on every
-            backend for the same seed and chunk size.
+        backend: where chunks run: ``"auto"`` (``"processes"`` for a run of several chunks
+            on a machine of several cores, else ``"local"``), ``"local"`` (this process),
+            ``"processes"`` (a worker process per core), ``"ray"`` (one Ray task per chunk),
+            or a :class:`Backend`. The result is identical, bit for bit, on every backend for
+            the same seed and chunk size. The replay engine runs in this process.
         address: Ray cluster to connect to when Ray is not yet initialised (``"auto"``,
             ``"HOST:PORT"``, ``"ray://HOST:10001"``); ``None`` starts a local one.
         keep_replicates: keep every replicate's totals in ``metrics`` (default: only up to
@@ -132,6 +136,8 @@ def simulate(
     name = engine if engine != "auto" else "replay" if needs_replay(config) else "vectorized"
     n_reps, root_seed = replicates_and_seed(config, replicates, seed)
     root = root_sequence(root_seed if rng is None else rng)
+    if name == "replay" and backend == "auto":
+        backend = "local"  # the replay runs its replicates one by one in this process
     options: dict[str, object] = {"chunk_size": chunk_size, "backend": backend,
                                   "address": address, "keep_replicates": keep_replicates}
     if timeline is not None:

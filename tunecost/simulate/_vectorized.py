@@ -157,7 +157,7 @@ def run_vectorized(
     chunk_size: int | None = None,
     ledger: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
-    backend: str | Backend = "local",
+    backend: str | Backend = "auto",
     address: str | None = None,
     keep_replicates: bool | None = None,
 ) -> CampaignResult:
@@ -188,7 +188,8 @@ def run_vectorized(
     done = 0
     # Backends yield in chunk order and every chunk has its own stream: the merge, and so
     # the result, is the same bits on every backend.
-    for part in get_backend(backend, address=address).map_chunks(run_chunk, campaign, tasks):
+    runner = get_backend(backend, address=address, n_chunks=n_chunks)
+    for part in runner.map_chunks(run_chunk, campaign, tasks):
         merged.add(part)
         if part.ledger is not None:
             _write_ledger(Path(ledger), campaign, *part.ledger)  # type: ignore[arg-type]
