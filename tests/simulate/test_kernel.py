@@ -335,10 +335,15 @@ def test_build_jobs_keeps_every_row_and_the_draw_does_not_depend_on_rows() -> No
     campaign = resolve(CASES["hyperband-crashes"])
     full = draw_chunk(campaign, 6, rng=as_generator(1))
     lean = draw_chunk(campaign, 6, rng=as_generator(1), rows=1)
-    assert isinstance(full.jobs, Jobs) and full.jobs.busy_kw.shape == full.duration_h.shape
+    n_jobs = full.base.size
+    assert isinstance(full.jobs, Jobs) and full.jobs.busy_kw.shape == (6, n_jobs)
     assert np.array_equal(full.duration_h, lean.duration_h)
     assert np.array_equal(full.accelerator, lean.accelerator)
-    assert lean.jobs.state.shape == (1, full.duration_h.shape[1])
+    assert lean.jobs.state.shape == (1, n_jobs)
     assert np.array_equal(lean.jobs.state[0], full.jobs.state[0])
-    table = full.busy_table[np.arange(full.duration_h.shape[1]), full.accelerator]
+    # The flat buffers' layout: job j of replicate r at base[j] + r * stride[j].
+    at = full.base[None, :] + np.arange(6)[:, None] * full.stride[None, :]
+    assert np.array_equal(full.duration_h[at], full.jobs.duration_h)
+    assert np.array_equal(full.accelerator[at], full.jobs.accelerator)
+    table = full.busy_table[np.arange(n_jobs), full.accelerator[at]]
     assert np.array_equal(table, full.jobs.busy_kw)

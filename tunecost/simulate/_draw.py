@@ -13,9 +13,10 @@ it up), and the per-replicate fields only the ledger reads are kept for the firs
 replicates. :func:`build_jobs` is the same draw with every row kept, as :class:`Jobs`.
 
 Streams: each study instance draws from its own spawned stream, split five ways (plan,
-durations, accelerators, crashes, preemptions). The crash stream draws each job's crash
-uniform first, then one crash length per crashing job only (``crash_duration`` sampled for
-the ~``crash_probability`` share of jobs that crash, not for every job).
+durations, accelerators, crashes, preemptions). The crash stream draws which jobs crash
+first (for a crash probability up to 0.25 as the geometric gaps between crashes, row-major
+over replicates and jobs, so about ``p`` draws per job; above it one uniform per job), then
+one crash length per crashing job only.
 """
 
 from __future__ import annotations
@@ -68,21 +69,30 @@ class Jobs:
 class Draw:
     """A chunk's draw as the scheduling kernel reads it.
 
+    Per-job-replicate values sit in flat buffers, one contiguous ``(m, J_i)`` block per study
+    instance (each instance draws straight into its block, none is copied into an
+    ``(m, J)`` array): job ``j`` of replicate ``r`` is at ``base[j] + r * stride[j]``.
+
     Attributes:
-        duration_h: ``(m, J)``, as :attr:`Jobs.duration_h`.
-        accelerator: ``(m, J)`` int8, each job's index into its study's accelerators.
-        busy_extra_kw: ``(m, J)`` power a calibrated energy model adds to the table's, or
+        m: replicates.
+        duration_h: ``(m * J,)``, as :attr:`Jobs.duration_h`.
+        accelerator: ``(m * J,)`` int8, each job's index into its study's accelerators.
+        busy_extra_kw: ``(m * J,)`` power a calibrated energy model adds to the table's, or
             ``None`` (no study has one).
+        base, stride: ``(J,)`` int64, the layout.
         busy_table, idle_table: ``(J, K)``, each job's IT power while running and waiting on
             each of its study's accelerators, kW (idle NaN where unknown): a job's power is
             ``busy_table[j, accelerator] (+ busy_extra_kw)``, as :attr:`Jobs.busy_kw` holds.
-        jobs: the draw as :class:`Jobs`, per-replicate fields cut to the first ``rows``
-            replicates (``duration_h`` and ``accelerator`` are these arrays' first rows).
+        jobs: the draw as :class:`Jobs`, per-replicate fields for the first ``rows``
+            replicates.
     """
 
+    m: int
     duration_h: np.ndarray
     accelerator: np.ndarray
     busy_extra_kw: np.ndarray | None
+    base: np.ndarray
+    stride: np.ndarray
     busy_table: np.ndarray
     idle_table: np.ndarray
     jobs: Jobs
@@ -96,44 +106,50 @@ def _crash_rule(
     trial: np.ndarray,
     *,
     zero_skipped: bool,
-    one_job_per_trial: bool = False,
+    one_job_per_trial: bool | None = None,
 ) -> None:
-    """:func:`apply_crashes` in place on ``duration_h``, ``state`` and ``crashed``."""
+    """:func:`apply_crashes` in place on the C-contiguous ``duration_h`` and ``state``.
+
+    ``crashed``: the row-major flat positions of the jobs that drew a crash, increasing;
+    ``crash_h``: their crash lengths, one each.
+    """
     m, n_jobs = duration_h.shape
-    raw = np.nonzero(crashed) if crash_h.shape != duration_h.shape else None
-    # With one job per trial (the common case) no job follows a crash: nothing to skip.
-    if not one_job_per_trial:
+    assert duration_h.flags.c_contiguous and state.flags.c_contiguous
+    key = None
+    if one_job_per_trial is None:
         _, key = np.unique(trial, return_inverse=True)
         key = key.reshape(-1)
-        n_trials = int(key.max()) + 1 if key.size else 0
-        one_job_per_trial = n_trials == key.size
-    if not one_job_per_trial:
+        one_job_per_trial = (int(key.max()) + 1 if key.size else 0) == key.size
+    # With one job per trial (the common case) no job follows a crash: every drawn crash
+    # happens and nothing is skipped.
+    if not one_job_per_trial and crashed.size:
         # A job is skipped when an earlier job of its trial crashed: the jobs of each trial
         # in queue order are its ranks 0, 1, ...; one numpy step per rank, not per job.
+        if key is None:
+            _, key = np.unique(trial, return_inverse=True)
+            key = key.reshape(-1)
         order = np.argsort(key, kind="stable")
         first = np.searchsorted(key[order], key[order], side="left")
         rank = np.empty(n_jobs, dtype=np.int64)
         rank[order] = np.arange(n_jobs) - first
-        dead = np.zeros((m, n_trials), dtype=bool)
+        mask = np.zeros((m, n_jobs), dtype=bool)
+        mask.ravel()[crashed] = True
+        dead = np.zeros((m, int(key.max()) + 1), dtype=bool)
         for k in range(int(rank.max()) + 1):
             cols = np.flatnonzero(rank == k)
             t = key[cols]
             skipped = dead[:, t]
             if k and skipped.any():
-                crashed[:, cols] &= ~skipped
+                mask[:, cols] &= ~skipped
                 state[:, cols] = np.where(skipped, np.int8(SKIPPED), state[:, cols])
                 zero_skipped = True
-            dead[:, t] |= crashed[:, cols]
-    if raw is None:  # one crash length per job
-        r, c = np.nonzero(crashed)
-        lengths = crash_h[r, c]
-    elif one_job_per_trial:  # every drawn crash happens
-        (r, c), lengths = raw, crash_h
-    else:  # one crash length per job that drew a crash, in row-major order
-        kept = crashed[raw]
-        r, c, lengths = raw[0][kept], raw[1][kept], crash_h[kept]
-    state[r, c] = CRASHED
-    duration_h[r, c] = np.minimum(lengths, duration_h[r, c])
+            dead[:, t] |= mask[:, cols]
+        kept = mask.ravel()[crashed]
+        crashed, crash_h = crashed[kept], crash_h[kept]
+    flat_state = state.reshape(-1)
+    flat_dur = duration_h.reshape(-1)
+    flat_state[crashed] = CRASHED
+    flat_dur[crashed] = np.minimum(crash_h, flat_dur[crashed])
     if zero_skipped:
         duration_h[state == SKIPPED] = 0.0
 
@@ -160,16 +176,44 @@ def apply_crashes(
     Returns:
         The durations and states after crashes, new arrays.
     """
-    duration_h = np.array(duration_h, dtype=np.float64)
-    state = np.array(state, dtype=np.int8)
-    _crash_rule(duration_h, state, np.array(crashed, dtype=bool), np.asarray(crash_h),
-                np.asarray(trial), zero_skipped=True)
+    duration_h = np.array(duration_h, dtype=np.float64, order="C")
+    state = np.array(state, dtype=np.int8, order="C")
+    crash_h = np.asarray(crash_h, dtype=np.float64)
+    where = np.flatnonzero(np.asarray(crashed, dtype=bool))
+    lengths = crash_h.reshape(-1)[where] if crash_h.shape == duration_h.shape else crash_h
+    _crash_rule(duration_h, state, where, lengths, np.asarray(trial), zero_skipped=True)
     return duration_h, state
 
 
-def _accelerators(study: ResolvedStudy, m: int, n_trials: int,
-                  rng: np.random.Generator) -> np.ndarray | None:
-    """Each trial's accelerator index, ``(m, n_trials)`` int8, or ``None`` for one model.
+_GEOMETRIC_MAX_P = 0.25
+"""Crash probabilities up to this are drawn as the gaps between crashes (geometric), above it
+as one uniform per job: both are i.i.d. Bernoulli per job; the gaps take ``p`` as many
+draws."""
+
+
+def _bernoulli_positions(rng: np.random.Generator, p: float, n: int) -> np.ndarray:
+    """Increasing positions in ``[0, n)`` of the successes of ``n`` i.i.d. Bernoulli(``p``)
+    trials (the jobs, row-major, that crash)."""
+    if p > _GEOMETRIC_MAX_P:
+        return np.flatnonzero(rng.random(n) < p)
+    parts = []
+    last = -1
+    while last < n - 1:
+        left = n - 1 - last
+        k = int(p * left + 6.0 * np.sqrt(p * left) + 16)  # rarely a second block
+        pos = last + np.cumsum(rng.geometric(p, size=k))
+        if pos[-1] >= n:
+            parts.append(pos[: np.searchsorted(pos, n)])
+            break
+        parts.append(pos)
+        last = int(pos[-1])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _accelerators(study: ResolvedStudy, m: int, n_trials: int, rng: np.random.Generator,
+                  out: np.ndarray | None = None) -> np.ndarray | None:
+    """Each trial's accelerator index, ``(m, n_trials)`` int8 (into ``out`` if given, a
+    C-contiguous int8 array), or ``None`` for one model.
 
     The draw of ``rng.choice(K, size, p=shares)`` (one uniform per trial, against the
     shares' cumulative sums), without its ``searchsorted`` and int64 result."""
@@ -179,7 +223,8 @@ def _accelerators(study: ResolvedStudy, m: int, n_trials: int,
     cdf = np.cumsum(study.shares)
     cdf /= cdf[-1]
     u = rng.random((m, n_trials))
-    idx = (u >= cdf[0]).view(np.int8)
+    idx = np.empty((m, n_trials), dtype=np.int8) if out is None else out
+    np.greater_equal(u, cdf[0], out=idx.view(np.bool_))
     for c in cdf[1:-1]:
         idx += u >= c
     return idx
@@ -194,19 +239,22 @@ def _draw_into(
     busy_extra_kw: np.ndarray | None,
     rows: int,
 ) -> dict:
-    """Draw ``m`` replicates of one study instance's jobs into the ``(m, J_i)`` views
-    ``duration_h``, ``acc`` (zero on entry) and ``busy_extra_kw``; return the plan and
-    the first ``rows`` replicates of the state, preemption counts and power."""
+    """Draw ``m`` replicates of one study instance's jobs into the C-contiguous ``(m, J_i)``
+    arrays ``duration_h``, ``acc`` (zero on entry) and ``busy_extra_kw``; return the plan
+    and the first ``rows`` replicates of the state, preemption counts and power."""
     plan_rng, dur_rng, acc_rng, crash_rng, pre_rng = rng.spawn(5)
     plan = study.strategy.plan(m, rng=plan_rng).validate(m)
     n_trials, n_jobs = plan.n_trials, plan.n_jobs
     identity = n_trials == n_jobs and bool((plan.trial == np.arange(n_jobs)).all())
 
     def per_job(per_trial: np.ndarray, out: np.ndarray) -> None:
-        out[...] = per_trial if identity else per_trial[:, plan.trial]
+        if identity:
+            out[...] = per_trial
+        else:
+            np.take(per_trial, plan.trial, axis=1, out=out)
 
-    acc_trial = _accelerators(study, m, n_trials, acc_rng)
-    if acc_trial is not None:
+    acc_trial = _accelerators(study, m, n_trials, acc_rng, out=acc if identity else None)
+    if acc_trial is not None and not identity:
         per_job(acc_trial, acc)
     extra = None
     # A trial's speed belongs to its configuration: every job of a trial (one per rung it
@@ -223,23 +271,28 @@ def _draw_into(
             assert busy_extra_kw is not None
             per_job(energy_j / full_s / W_PER_KW, busy_extra_kw)
             extra = busy_extra_kw
-    # ((full / S_PER_H)[:, trial] * fidelity) * cost_factor, in place.
-    per_job(full_s / S_PER_H, duration_h)
-    np.multiply(duration_h, plan.fidelity, out=duration_h)
-    np.multiply(duration_h, plan.cost_factor, out=duration_h)
+    # ((full / S_PER_H)[:, trial] * fidelity) * cost_factor, crashes and preemptions, in
+    # place in the instance's block.
+    dur = duration_h
+    if identity:
+        np.divide(full_s, S_PER_H, out=dur)
+    else:
+        per_job(full_s / S_PER_H, dur)
+    np.multiply(dur, plan.fidelity, out=dur)
+    if not (plan.cost_factor == 1.0).all():  # x * 1.0 is x: skipped, the same bits
+        np.multiply(dur, plan.cost_factor, out=dur)
 
-    state = np.where(plan.stopped, np.int8(PRUNED), np.int8(COMPLETE))
+    state = np.ascontiguousarray(np.where(plan.stopped, np.int8(PRUNED), np.int8(COMPLETE)))
     if study.crash_probability > 0:
         assert study.crash_duration is not None  # guaranteed by FailureConfig
-        crashed = crash_rng.random((m, n_jobs)) < study.crash_probability
-        n_crashed = int(np.count_nonzero(crashed))
-        crash_h = study.crash_duration.sample((n_crashed,), rng=crash_rng) / S_PER_H
-        _crash_rule(duration_h, state, crashed, crash_h, plan.trial, zero_skipped=False,
-                    one_job_per_trial=identity)
+        crashed = _bernoulli_positions(crash_rng, study.crash_probability, m * n_jobs)
+        crash_h = study.crash_duration.sample((crashed.size,), rng=crash_rng) / S_PER_H
+        _crash_rule(dur, state, crashed, crash_h, plan.trial, zero_skipped=False,
+                    one_job_per_trial=True if identity else None)
     preemptions = None
     if study.preemption is not None:
-        extra_h, preemptions = preemption_overhead_h(duration_h, study.preemption, rng=pre_rng)
-        duration_h += extra_h
+        extra_h, preemptions = preemption_overhead_h(dur, study.preemption, rng=pre_rng)
+        dur += extra_h
     head = acc[:rows]
     busy = study.busy_kw[head]
     if extra is not None:
@@ -254,8 +307,9 @@ def _draw_into(
     }
 
 
-def _acc_dtype(campaign: ResolvedCampaign) -> type:
-    return np.int8 if max(len(s.accelerators) for s in campaign.studies) <= 127 else np.int16
+def _check_accelerators(campaign: ResolvedCampaign) -> None:
+    if max(len(s.accelerators) for s in campaign.studies) > 127:  # an int8 index
+        raise AssertionError("a study mixes more than 127 accelerator models")
 
 
 def draw_study(study: ResolvedStudy, m: int, *, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -269,7 +323,7 @@ def draw_study(study: ResolvedStudy, m: int, *, rng: np.random.Generator) -> dic
     """
     n_jobs = study.strategy.plan(1, rng=np.random.default_rng(0)).n_jobs
     duration_h = np.empty((m, n_jobs))
-    acc = np.zeros((m, n_jobs), dtype=np.int8 if len(study.accelerators) <= 127 else np.int16)
+    acc = np.zeros((m, n_jobs), dtype=np.int8)
     extra = np.zeros((m, n_jobs)) if study.calibrated_energy else None
     part = _draw_into(study, m, rng, duration_h, acc, extra, m)
     return {"plan": part["plan"], "duration_h": duration_h, "acc": acc, "state": part["state"],
@@ -282,26 +336,30 @@ def draw_chunk(
     """Draw every job of every study instance for ``m`` replicates.
 
     Args:
-        rows: replicates whose per-replicate job fields (power, state, fidelity reached,
-            preemptions) are kept in :attr:`Draw.jobs` (default: all ``m``); the draw is
-            the same whatever it is.
+        rows: replicates whose per-replicate job fields (duration, accelerator, power, state,
+            fidelity reached, preemptions) are kept in :attr:`Draw.jobs` (default: all
+            ``m``); the draw is the same whatever it is.
     """
     rows = m if rows is None else min(max(int(rows), 0), m)
     studies = campaign.studies
+    _check_accelerators(campaign)
     probe = np.random.default_rng(0)
-    # Strategies fix their job count per study: the chunk's arrays are allocated once.
+    # Strategies fix their job count per study: the chunk's buffers are allocated once.
     sizes = [s.strategy.plan(1, rng=probe).n_jobs for s in studies]
     n_jobs = sum(s.count * n for s, n in zip(studies, sizes, strict=True))
     n_acc = max(len(s.accelerators) for s in studies)
-    duration_h = np.empty((m, n_jobs))
-    accelerator = np.zeros((m, n_jobs), dtype=_acc_dtype(campaign))
+    duration_h = np.empty(m * n_jobs)
+    accelerator = np.zeros(m * n_jobs, dtype=np.int8)
     calibrated = any(s.calibrated_energy for s in studies)
-    busy_extra = np.zeros((m, n_jobs)) if calibrated else None
+    busy_extra = np.zeros(m * n_jobs) if calibrated else None
+    base = np.empty(n_jobs, dtype=np.int64)
+    stride = np.empty(n_jobs, dtype=np.int64)
     busy_table = np.zeros((n_jobs, n_acc))
     idle_table = np.full((n_jobs, n_acc), np.nan)
     head = {k: np.empty((rows, n_jobs), dtype=dt) for k, dt in (
-        ("busy_kw", np.float64), ("idle_kw", np.float64), ("state", np.int8),
-        ("reached", np.float64), ("preemptions", np.int64))}
+        ("duration_h", np.float64), ("accelerator", np.int8), ("busy_kw", np.float64),
+        ("idle_kw", np.float64), ("state", np.int8), ("reached", np.float64),
+        ("preemptions", np.int64))}
     per_job = {k: np.empty(n_jobs, dtype=np.int64) for k in (
         "study", "instance", "trial", "parent", "barrier", "stage", "gpus")}
     rate = np.empty(n_jobs)
@@ -310,20 +368,27 @@ def draw_chunk(
     streams = iter(rng.spawn(n_instances))
     a = stage_offset = instance = 0
     n_trials = np.zeros(len(studies), dtype=np.int64)
+
+    def block(buf: np.ndarray | None, a: int, b: int) -> np.ndarray | None:
+        return None if buf is None else buf[m * a:m * b].reshape(m, b - a)
+
     for si, study in enumerate(studies):
         for _ in range(study.count):
             b = a + sizes[si]
-            part = _draw_into(
-                study, m, next(streams), duration_h[:, a:b], accelerator[:, a:b],
-                None if busy_extra is None else busy_extra[:, a:b], rows)
+            dur, acc = block(duration_h, a, b), block(accelerator, a, b)
+            part = _draw_into(study, m, next(streams), dur, acc, block(busy_extra, a, b), rows)
             plan = part["plan"]
             if plan.n_jobs != b - a:  # a strategy must plan the same jobs for any seed
                 raise AssertionError(f"study {study.name!r} planned {plan.n_jobs} jobs, "
                                      f"not {b - a}")
             n_trials[si] += plan.n_trials
+            base[a:b] = m * a + np.arange(b - a)
+            stride[a:b] = b - a
             for k in ("busy_kw", "idle_kw", "state", "preemptions"):
                 head[k][:, a:b] = part[k]
             head["reached"][:, a:b] = plan.reached[:rows]
+            head["duration_h"][:, a:b] = dur[:rows]
+            head["accelerator"][:, a:b] = acc[:rows]
             k_acc = len(study.accelerators)
             busy_table[a:b, :k_acc] = study.busy_kw
             idle_table[a:b, :k_acc] = study.idle_kw
@@ -343,21 +408,16 @@ def draw_chunk(
             a = b
 
     jobs = Jobs(
-        duration_h=duration_h[:rows],
-        busy_kw=head["busy_kw"],
-        idle_kw=head["idle_kw"],
-        accelerator=accelerator[:rows],
-        state=head["state"],
-        reached=head["reached"],
-        preemptions=head["preemptions"],
         rate=rate,
         config=config,
         n_trials=n_trials,
         n_stages=stage_offset,
         n_instances=n_instances,
+        **head,
         **per_job,
     )
-    return Draw(duration_h, accelerator, busy_extra, busy_table, idle_table, jobs)
+    return Draw(m, duration_h, accelerator, busy_extra, base, stride, busy_table, idle_table,
+                jobs)
 
 
 def build_jobs(campaign: ResolvedCampaign, m: int, *, rng: np.random.Generator) -> Jobs:

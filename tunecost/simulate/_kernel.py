@@ -140,6 +140,7 @@ def run_kernel(
     accelerator: np.ndarray | None = None,
     busy_table: np.ndarray | None = None,
     idle_table: np.ndarray | None = None,
+    layout: tuple[int, np.ndarray, np.ndarray] | None = None,
     parent: np.ndarray,
     barrier: np.ndarray,
     stage: np.ndarray,
@@ -155,37 +156,51 @@ def run_kernel(
 ) -> KernelOutput:
     """Schedule ``m`` replicates of ``J`` jobs on ``n_workers`` slots and sum per study.
 
-    Each job's power comes either from ``(m, J)`` arrays (``busy_kw``, ``idle_kw``) or, with
-    ``accelerator`` ``(m, J)``, from per-job tables ``busy_table[j, accelerator]`` and
-    ``idle_table[j, accelerator]`` (``(J, K)``), plus ``busy_kw`` ``(m, J)`` if given (a
-    calibrated per-trial energy): the same values either way, without building two more
-    ``(m, J)`` arrays.
+    Per-job-replicate inputs (``duration_h``, ``busy_kw``, ``idle_kw``, ``accelerator``) are
+    ``(m, J)`` arrays or, with ``layout = (m, base, stride)``, flat buffers where job ``j`` of
+    replicate ``r`` is at ``base[j] + r * stride[j]`` (:class:`~tunecost.simulate._draw.Draw`).
+    Each job's power comes either from the arrays ``busy_kw`` and ``idle_kw`` or, with
+    ``accelerator``, from per-job tables ``busy_table[j, accelerator]`` and
+    ``idle_table[j, accelerator]`` (``(J, K)``), plus ``busy_kw`` if given (a calibrated
+    per-trial energy): the same values either way, without two more ``(m, J)`` arrays.
 
     Args:
         n_workers: slots that can ever be used, ``1 <= n_workers <= max(J, 1)``.
         record: return the schedule of the first ``record`` replicates (0, 1 or ``m``).
         path: ``"compiled"`` or ``"fallback"`` (default: :func:`kernel_path`).
     """
-    m, n_jobs = duration_h.shape
-    tabled = accelerator is not None
     i64 = np.int64
-    dur = np.ascontiguousarray(duration_h, dtype=np.float64)
-    dummy2 = np.zeros((1, 1))
+    n_jobs = int(np.shape(parent)[0])
+
+    def flat(a: np.ndarray | None, dtype: Any) -> np.ndarray:
+        if a is None:
+            return np.zeros(1, dtype=dtype)
+        return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+
+    if layout is None:
+        m = int(duration_h.shape[0])
+        base = np.arange(n_jobs, dtype=i64)
+        stride = np.full(n_jobs, n_jobs, dtype=i64)
+    else:
+        m, base, stride = int(layout[0]), layout[1], layout[2]
+        base = np.ascontiguousarray(base, dtype=i64)
+        stride = np.ascontiguousarray(stride, dtype=i64)
+    dur = flat(duration_h, np.float64)
+    tabled = accelerator is not None
     if tabled:
-        assert busy_table is not None and idle_table is not None and accelerator is not None
-        acc = np.ascontiguousarray(accelerator)
+        assert busy_table is not None and idle_table is not None
+        acc = flat(accelerator, np.int8)
         btab = np.ascontiguousarray(busy_table, dtype=np.float64)
         itab = np.ascontiguousarray(idle_table, dtype=np.float64)
         has_ext = busy_kw is not None
-        bkw = np.ascontiguousarray(busy_kw, dtype=np.float64) if has_ext else dummy2
-        ikw = dummy2
+        ikw = flat(None, np.float64)
     else:
         assert busy_kw is not None and idle_kw is not None
-        acc = np.zeros((1, 1), dtype=np.int8)
-        btab = itab = dummy2
+        acc = flat(None, np.int8)
+        btab = itab = np.zeros((1, 1))
         has_ext = False
-        bkw = np.ascontiguousarray(busy_kw, dtype=np.float64)
-        ikw = np.ascontiguousarray(idle_kw, dtype=np.float64)
+        ikw = flat(idle_kw, np.float64)
+    bkw = flat(busy_kw, np.float64)
     parent = np.ascontiguousarray(parent, dtype=i64)
     # Only jobs that are some job's parent keep their end time: a compact column each.
     is_parent = np.unique(parent[parent >= 0])
@@ -203,7 +218,7 @@ def run_kernel(
         busy_h=np.zeros((record, w)),
     )
     args = (
-        dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
+        m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has_ext,
         parent, pslot, np.ascontiguousarray(barrier, dtype=i64),
         np.ascontiguousarray(stage, dtype=i64), np.ascontiguousarray(instance, dtype=i64),
         np.ascontiguousarray(study, dtype=i64),
@@ -222,7 +237,7 @@ def run_kernel(
     return out
 
 
-def _schedule_loops(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
+def _schedule_loops(m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has_ext,
                     parent, pslot, barrier, stage, inst, study,
                     n_workers, sequential, n_studies, n_stages, n_inst, n_pend, rec,
                     start_out, wait_out, worker_out, busy_out, sums, wall, unused,
@@ -234,9 +249,13 @@ def _schedule_loops(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
     slots +inf), ``tree[g, k]`` the slot winning inner node ``k`` (root 1, leaves
     ``P..2P-1``).
     """
-    m, n_jobs = dur.shape
+    n_jobs = parent.shape[0]
     W = n_workers
     use_tree = W > scan_max
+    track_stage = False  # stage ends matter only to a job with a barrier
+    for j in range(n_jobs):
+        if barrier[j] >= 0:
+            track_stage = True
     P = 1
     while P < W:
         P *= 2
@@ -277,8 +296,11 @@ def _schedule_loops(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
             st = study[j]
             ps = pslot[j]
             seq = sequential and ins > 0
+            bj = base[j]
+            sj = stride[j]
             for g in range(g_n):
                 r = r0 + g
+                x_at = bj + r * sj
                 ready = 0.0
                 if pa >= 0:
                     x = pend[g, pslot[pa]]
@@ -292,7 +314,7 @@ def _schedule_loops(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
                     x = inst_end[g, ins - 1]
                     if x > ready:
                         ready = x
-                d = dur[r, j]
+                d = dur[x_at]
                 if use_tree:
                     w = tree[g, 1]
                     f = val[g, w]
@@ -328,26 +350,28 @@ def _schedule_loops(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
                     wt = 0.0
                     if r < rec:
                         start_out[r, j] = ready
-                if stage_end[g, stg] < e:
+                if track_stage and stage_end[g, stg] < e:
                     stage_end[g, stg] = e
-                if inst_end[g, ins] < e:
+                if sequential and inst_end[g, ins] < e:
                     inst_end[g, ins] = e
                 if ps >= 0:
                     pend[g, ps] = e
                 if e > mx[g]:
                     mx[g] = e
                 if tabled:
-                    a = acc[r, j]
+                    a = acc[x_at]
                     b = btab[j, a]
                     if has_ext:
-                        b = b + bkw[r, j]
-                    i = itab[j, a]
+                        b = b + bkw[x_at]
                 else:
-                    b = bkw[r, j]
-                    i = ikw[r, j]
+                    b = bkw[x_at]
                 acc_sum[g, 0, st] += d
                 acc_sum[g, 1, st] += d * b
-                acc_sum[g, 2, st] += wt * i if wt > 0 else 0.0
+                if wt > 0:  # the idle power is read only where the slot waits
+                    i = itab[j, acc[x_at]] if tabled else ikw[x_at]
+                    acc_sum[g, 2, st] += wt * i
+                else:
+                    acc_sum[g, 2, st] += 0.0
                 acc_sum[g, 3, st] += d + wt
         for g in range(g_n):
             r = r0 + g
@@ -366,13 +390,17 @@ def _schedule_loops(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
                     sums[k, s2, r] = acc_sum[g, k, s2]
 
 
-def _schedule_numpy(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
+def _schedule_numpy(m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has_ext,
                     parent, pslot, barrier, stage, inst, study,
                     n_workers, sequential, n_studies, n_stages, n_inst, n_pend, rec,
                     start_out, wait_out, worker_out, busy_out, sums, wall, unused) -> None:
     """The fallback: the compiled kernel's arithmetic, one numpy step per job over every
     replicate of the chunk (same operations, same order: the same bits)."""
-    m, n_jobs = dur.shape
+    n_jobs = parent.shape[0]
+
+    def col(buf: np.ndarray, j: int) -> np.ndarray:  # job j of every replicate, a view
+        return buf[base[j]:base[j] + (m - 1) * stride[j] + 1:stride[j]]
+
     rows = np.arange(m)
     free = np.zeros((m, n_workers))
     busy = np.zeros((m, n_workers))
@@ -389,7 +417,7 @@ def _schedule_numpy(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
         ins = inst[j]
         if sequential and ins > 0:
             ready = np.maximum(ready, inst_end[:, ins - 1])
-        d = dur[:, j]
+        d = col(dur, j)
         w = np.argmin(free, axis=1)
         f = free[rows, w]
         s = np.maximum(f, ready)
@@ -404,14 +432,14 @@ def _schedule_numpy(dur, bkw, ikw, acc, btab, itab, tabled, has_ext,
             pend[:, pslot[j]] = e
         np.maximum(wall, e, out=wall)
         if tabled:
-            a = acc[:, j]
+            a = col(acc, j)
             b = btab[j][a]
             if has_ext:
-                b = b + bkw[:, j]
+                b = b + col(bkw, j)
             i = itab[j][a]
         else:
-            b = bkw[:, j]
-            i = ikw[:, j]
+            b = col(bkw, j)
+            i = col(ikw, j)
         st = study[j]
         sums[0, st] += d
         sums[1, st] += d * b

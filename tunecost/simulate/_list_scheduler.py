@@ -95,12 +95,13 @@ def schedule_usage(
         The usage, and the schedule of the first ``record`` replicates (the ledger's).
     """
     jobs = draw.jobs
-    m, n_jobs = draw.duration_h.shape
+    m, n_jobs = draw.m, draw.base.shape[0]
     used, idle_slots = _slots(n_workers, n_jobs)
     out = run_kernel(draw.duration_h, busy_kw=draw.busy_extra_kw, idle_kw=None,
                      accelerator=draw.accelerator, busy_table=draw.busy_table,
-                     idle_table=draw.idle_table, n_workers=used, sequential=sequential,
-                     record=record, **_structure(jobs))
+                     idle_table=draw.idle_table, layout=(m, draw.base, draw.stride),
+                     n_workers=used, sequential=sequential, record=record,
+                     **_structure(jobs))
     use = _usage(jobs.n_trials, m, out.sums, out.wall_clock_h, out.unused_h, idle_slots)
     return use, _as_schedule(out, idle_slots)
 
