@@ -53,7 +53,8 @@ CASES = {
     "successive-halving-mix": _campaign(_study(
         strategy={"kind": "successive_halving", "n_trials": 27, "eta": 3,
                   "min_fidelity": 1 / 9},
-        hardware={"mix": {"titan-x": 0.6, "m40": 0.4}}), workers=5),
+        hardware={"mix": {"v100-sxm2": 0.6, "a100-sxm4-80gb": 0.4}},  # 300 W and 400 W
+        power={"kind": "tdp_fraction", "utilization": 0.8, "idle_w": 40.0}), workers=5),
     "asha-fixed-ties": _campaign(_study(
         strategy={"kind": "asha", "n_trials": 30, "eta": 3, "min_fidelity": 1 / 9},
         duration={"dist": "fixed", "duration_h": 1.0}), workers=8),
@@ -347,3 +348,16 @@ def test_build_jobs_keeps_every_row_and_the_draw_does_not_depend_on_rows() -> No
     assert np.array_equal(full.accelerator[at], full.jobs.accelerator)
     table = full.busy_table[np.arange(n_jobs), full.accelerator[at]]
     assert np.array_equal(table, full.jobs.busy_kw)
+
+
+def test_crash_states_follow_the_crashes_drawn() -> None:
+    """One job per trial: the states are built for the kept rows only, CRASHED exactly
+    where a crash length replaced the duration (crashes last at most 0.5 h here)."""
+    campaign = resolve(CASES["one-worker"])
+    full = draw_chunk(campaign, 200, rng=as_generator(3))
+    lean = draw_chunk(campaign, 200, rng=as_generator(3), rows=2)
+    crashed = full.jobs.state == 2
+    assert 0 < crashed.mean() < 0.5
+    assert (full.jobs.duration_h[crashed] <= 0.5).all()
+    assert np.array_equal(lean.jobs.state, full.jobs.state[:2])
+    assert np.array_equal(lean.duration_h, full.duration_h)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunecost.failures import preemption_overhead_h
+from tunecost.failures import preemption_overhead_sparse
 from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy
 from tunecost.units import S_PER_H, W_PER_KW
 
@@ -100,7 +100,7 @@ class Draw:
 
 def _crash_rule(
     duration_h: np.ndarray,
-    state: np.ndarray,
+    state: np.ndarray | None,
     crashed: np.ndarray,
     crash_h: np.ndarray,
     trial: np.ndarray,
@@ -108,13 +108,14 @@ def _crash_rule(
     zero_skipped: bool,
     one_job_per_trial: bool | None = None,
 ) -> None:
-    """:func:`apply_crashes` in place on the C-contiguous ``duration_h`` and ``state``.
+    """:func:`apply_crashes` in place on the C-contiguous ``duration_h`` and ``state``
+    (``None``: not kept, allowed with ``one_job_per_trial``).
 
     ``crashed``: the row-major flat positions of the jobs that drew a crash, increasing;
     ``crash_h``: their crash lengths, one each.
     """
     m, n_jobs = duration_h.shape
-    assert duration_h.flags.c_contiguous and state.flags.c_contiguous
+    assert duration_h.flags.c_contiguous and (state is None or state.flags.c_contiguous)
     key = None
     if one_job_per_trial is None:
         _, key = np.unique(trial, return_inverse=True)
@@ -146,9 +147,9 @@ def _crash_rule(
             dead[:, t] |= mask[:, cols]
         kept = mask.ravel()[crashed]
         crashed, crash_h = crashed[kept], crash_h[kept]
-    flat_state = state.reshape(-1)
     flat_dur = duration_h.reshape(-1)
-    flat_state[crashed] = CRASHED
+    if state is not None:
+        state.reshape(-1)[crashed] = CRASHED
     flat_dur[crashed] = np.minimum(crash_h, flat_dur[crashed])
     if zero_skipped:
         duration_h[state == SKIPPED] = 0.0
@@ -282,17 +283,28 @@ def _draw_into(
     if not (plan.cost_factor == 1.0).all():  # x * 1.0 is x: skipped, the same bits
         np.multiply(dur, plan.cost_factor, out=dur)
 
-    state = np.ascontiguousarray(np.where(plan.stopped, np.int8(PRUNED), np.int8(COMPLETE)))
-    if study.crash_probability > 0:
+    # The states matter to the ledger's rows, and to the crash rule where a trial has
+    # several jobs (a crash skips the later ones): elsewhere they are not built.
+    crashes = study.crash_probability > 0
+    every_row = crashes and not identity
+    stopped = plan.stopped if every_row else plan.stopped[:rows]
+    state = np.ascontiguousarray(np.where(stopped, np.int8(PRUNED), np.int8(COMPLETE)))
+    if crashes:
         assert study.crash_duration is not None  # guaranteed by FailureConfig
         crashed = _bernoulli_positions(crash_rng, study.crash_probability, m * n_jobs)
         crash_h = study.crash_duration.sample((crashed.size,), rng=crash_rng) / S_PER_H
-        _crash_rule(dur, state, crashed, crash_h, plan.trial, zero_skipped=False,
-                    one_job_per_trial=True if identity else None)
+        if every_row:
+            _crash_rule(dur, state, crashed, crash_h, plan.trial, zero_skipped=False)
+        else:  # one job per trial: every drawn crash happens, in the rows and the states
+            _crash_rule(dur, None, crashed, crash_h, plan.trial, zero_skipped=False,
+                        one_job_per_trial=True)
+            state.reshape(-1)[crashed[crashed < rows * n_jobs]] = CRASHED
     preemptions = None
     if study.preemption is not None:
-        extra_h, preemptions = preemption_overhead_h(dur, study.preemption, rng=pre_rng)
-        dur += extra_h
+        where, extra_h, preemptions = preemption_overhead_sparse(dur, study.preemption,
+                                                                rng=pre_rng)
+        flat = dur.reshape(-1)  # a view: dur is the instance's contiguous block
+        flat[where] += extra_h  # every other job's extra is 0: x + 0.0 is x
     head = acc[:rows]
     busy = study.busy_kw[head]
     if extra is not None:
@@ -391,6 +403,7 @@ def draw_chunk(
             head["accelerator"][:, a:b] = acc[:rows]
             k_acc = len(study.accelerators)
             busy_table[a:b, :k_acc] = study.busy_kw
+            busy_table[a:b, k_acc:] = study.busy_kw[0]  # never read: a row uniform if equal
             idle_table[a:b, :k_acc] = study.idle_kw
             per_job["study"][a:b] = si
             per_job["instance"][a:b] = instance

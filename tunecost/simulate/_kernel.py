@@ -193,12 +193,15 @@ def run_kernel(
         btab = np.ascontiguousarray(busy_table, dtype=np.float64)
         itab = np.ascontiguousarray(idle_table, dtype=np.float64)
         has_ext = busy_kw is not None
+        # A job whose busy power is the same on every accelerator needs no index read.
+        uniform = (btab == btab[:, :1]).all(axis=1)
         ikw = flat(None, np.float64)
     else:
         assert busy_kw is not None and idle_kw is not None
         acc = flat(None, np.int8)
         btab = itab = np.zeros((1, 1))
         has_ext = False
+        uniform = np.zeros(1, dtype=bool)
         ikw = flat(idle_kw, np.float64)
     bkw = flat(busy_kw, np.float64)
     parent = np.ascontiguousarray(parent, dtype=i64)
@@ -218,7 +221,7 @@ def run_kernel(
         busy_h=np.zeros((record, w)),
     )
     args = (
-        m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has_ext,
+        m, dur, bkw, ikw, acc, base, stride, btab, itab, uniform, tabled, has_ext,
         parent, pslot, np.ascontiguousarray(barrier, dtype=i64),
         np.ascontiguousarray(stage, dtype=i64), np.ascontiguousarray(instance, dtype=i64),
         np.ascontiguousarray(study, dtype=i64),
@@ -231,27 +234,30 @@ def run_kernel(
         kernel = _numba_kernel()
         if not kernel:
             raise ConfigError("the compiled kernel needs numba: pip install 'tunecost[fast]'")
-        kernel(*args, _GROUP, SCAN_MAX_SLOTS)
+        deps = bool((parent >= 0).any() or (np.asarray(barrier) >= 0).any()
+                    or (sequential and (np.asarray(instance) > 0).any()))
+        kernel(*args, _GROUP, w > SCAN_MAX_SLOTS, deps, record > 0)
     else:
         _schedule_numpy(*args)
     return out
 
 
-def _schedule_loops(m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has_ext,
+def _schedule_loops(m, dur, bkw, ikw, acc, base, stride, btab, itab, uniform, tabled, has_ext,
                     parent, pslot, barrier, stage, inst, study,
                     n_workers, sequential, n_studies, n_stages, n_inst, n_pend, rec,
                     start_out, wait_out, worker_out, busy_out, sums, wall, unused,
-                    group, scan_max):  # pragma: no cover - compiled by numba
+                    group, use_tree, deps, recording):  # pragma: no cover - numba
     """The compiled kernel's loops (plain Python that numba compiles; see the module doc).
 
     Replicates go in groups of ``group``; within a group, every job is placed in each
     replicate in turn. Per replicate: ``val[g, w]`` is slot ``w``'s free time (padding
     slots +inf), ``tree[g, k]`` the slot winning inner node ``k`` (root 1, leaves
-    ``P..2P-1``).
+    ``P..2P-1``). ``use_tree`` (else a scan), ``deps`` (some job waits for a parent, a
+    barrier or the previous instance) and ``recording`` (``rec > 0``) skip what a chunk
+    does not need.
     """
     n_jobs = parent.shape[0]
     W = n_workers
-    use_tree = W > scan_max
     track_stage = False  # stage ends matter only to a job with a barrier
     for j in range(n_jobs):
         if barrier[j] >= 0:
@@ -298,19 +304,20 @@ def _schedule_loops(m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has
             seq = sequential and ins > 0
             bj = base[j]
             sj = stride[j]
+            same = tabled and uniform[j]
             for g in range(g_n):
                 r = r0 + g
                 x_at = bj + r * sj
                 ready = 0.0
-                if pa >= 0:
+                if deps and pa >= 0:
                     x = pend[g, pslot[pa]]
                     if x > ready:
                         ready = x
-                if ba >= 0:
+                if deps and ba >= 0:
                     x = stage_end[g, ba]
                     if x > ready:
                         ready = x
-                if seq:
+                if deps and seq:
                     x = inst_end[g, ins - 1]
                     if x > ready:
                         ready = x
@@ -341,26 +348,29 @@ def _schedule_loops(m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has
                             hi = tree[g, 2 * k + 1]
                             tree[g, k] = hi if val[g, hi] < val[g, lo] else lo
                             k >>= 1
-                    if r < rec:
+                    if recording and r < rec:
                         start_out[r, j] = s
                         wait_out[r, j] = wt
                         worker_out[r, j] = w
                 else:
                     e = ready
                     wt = 0.0
-                    if r < rec:
+                    if recording and r < rec:
                         start_out[r, j] = ready
                 if track_stage and stage_end[g, stg] < e:
                     stage_end[g, stg] = e
                 if sequential and inst_end[g, ins] < e:
                     inst_end[g, ins] = e
-                if ps >= 0:
+                if deps and ps >= 0:
                     pend[g, ps] = e
                 if e > mx[g]:
                     mx[g] = e
-                if tabled:
-                    a = acc[x_at]
-                    b = btab[j, a]
+                if same:
+                    b = btab[j, 0]
+                    if has_ext:
+                        b = b + bkw[x_at]
+                elif tabled:
+                    b = btab[j, acc[x_at]]
                     if has_ext:
                         b = b + bkw[x_at]
                 else:
@@ -390,7 +400,7 @@ def _schedule_loops(m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has
                     sums[k, s2, r] = acc_sum[g, k, s2]
 
 
-def _schedule_numpy(m, dur, bkw, ikw, acc, base, stride, btab, itab, tabled, has_ext,
+def _schedule_numpy(m, dur, bkw, ikw, acc, base, stride, btab, itab, uniform, tabled, has_ext,
                     parent, pslot, barrier, stage, inst, study,
                     n_workers, sequential, n_studies, n_stages, n_inst, n_pend, rec,
                     start_out, wait_out, worker_out, busy_out, sums, wall, unused) -> None:
