@@ -13,18 +13,21 @@ per campaign:
      "ratio_vs_raw_draws": s / r,      # the goal: <= 5
      "parallel_seconds": p,            # simulate, backend "processes" (every core)
      "parallel_ratio_vs_raw_draws": p / r,   # the goal: <= 2.5 on 2 cores
+     "parallel_cpu_seconds": c,        # CPU of the parent and its workers in that run
      "cores", "chunk_size", "chunks", "kernel": "compiled" | "fallback", "load_avg",
      # the fields of the first version of this benchmark, same meaning:
-     "draw_seconds": d,                # the duration models' own draws (one per trial)
+     "draw_seconds": d,                # the duration models' own draws (one per trial), in
+                                       # one call per instance (the run makes one per chunk)
      "ratio_vs_draws": s / d,
      "replicates_per_second": n / s}
 
 The LISA line adds ``stage_seconds`` (the same chunks run step by step: the draw, of which
-the duration models' sampling, the scheduling kernel, the accounting), ``peak_rss_mb`` (a
-fresh process simulating it, backend local; ``peak_rss_mb_processes``: the parent and the
-largest worker with the processes backend) and ``ratio_10x_replicates`` (its seconds over
-those of a tenth of the replicates: 10 when time is linear). The 10,000-trial random search
-adds ``ratio_10x_trials`` (its seconds over the 1,000-trial one's at the same replicates).
+the duration models' own ``sample`` calls, the scheduling kernel, the accounting),
+``peak_rss_mb`` (a fresh process simulating it, backend local; ``peak_rss_mb_processes``:
+the parent and the largest worker with the processes backend) and ``ratio_10x_replicates``
+(its seconds over those of a tenth of the replicates: 10 when time is linear). The
+10,000-trial random search adds ``ratio_10x_trials`` (its seconds over the 1,000-trial
+one's at the same replicates).
 
 Run: python benchmarks/bench_simulate.py [--replicates 2000] [--repeats 3] [--quick]
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -107,25 +111,34 @@ def _model_draws(campaign: CampaignConfig, n_reps: int, per_instance: list[int])
     return time.perf_counter() - t0
 
 
-def _timed(campaign: CampaignConfig, n_reps: int, backend: str) -> tuple[float, Any]:
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(campaign: CampaignConfig, n_reps: int, backend: str) -> tuple[float, Any, float]:
+    """Wall seconds, the result, and the CPU seconds of this process and its workers."""
+    c0 = time.process_time() + _children_cpu()
     t0 = time.perf_counter()
     result = simulate(campaign, replicates=n_reps, seed=0, backend=backend)
-    return time.perf_counter() - t0, result
+    return time.perf_counter() - t0, result, time.process_time() + _children_cpu() - c0
 
 
 def measure(name: str, campaign: CampaignConfig, n_reps: int, repeats: int,
             parallel: bool = True) -> dict[str, Any]:
     jobs, trials, per_instance = _shape(campaign)
     simulate(campaign, replicates=min(n_reps, 50), seed=0, backend="local")  # warm-up
-    secs, raws, pars, draws = [], [], [], []
+    secs, raws, pars, par_cpus, draws = [], [], [], [], []
     result = None
     for _ in range(repeats):
-        s, result = _timed(campaign, n_reps, "local")
+        s, result, _ = _timed(campaign, n_reps, "local")
         r = _raw_draws(n_reps, trials)
         secs.append(s)
         raws.append(r)
         if parallel:
-            pars.append(_timed(campaign, n_reps, "processes")[0])
+            p, _, cpu = _timed(campaign, n_reps, "processes")
+            pars.append(p)
+            par_cpus.append(cpu)
         draws.append(_model_draws(campaign, n_reps, per_instance))
     assert result is not None
     s, r, d = (statistics.median(x) for x in (secs, raws, draws))
@@ -140,6 +153,9 @@ def measure(name: str, campaign: CampaignConfig, n_reps: int, repeats: int,
         line["parallel_seconds"] = round(statistics.median(pars), 4)
         line["parallel_ratio_vs_raw_draws"] = round(
             statistics.median(a / b for a, b in zip(pars, raws, strict=True)), 2)
+        # CPU of the parent and its workers: about "seconds" when the pool costs nothing, so
+        # a parallel ratio above half the single one is the machine's other load.
+        line["parallel_cpu_seconds"] = round(statistics.median(par_cpus), 4)
     line.update({
         "cores": available_cores(), "chunk_size": result.chunk_size,
         "chunks": -(-n_reps // result.chunk_size), "kernel": kernel_path(jobs, result.chunk_size),
@@ -152,7 +168,8 @@ def measure(name: str, campaign: CampaignConfig, n_reps: int, repeats: int,
 
 
 def stage_seconds(campaign: CampaignConfig, n_reps: int, chunk_size: int) -> dict[str, float]:
-    """The engine's chunks run step by step (what run_chunk does, timed per step)."""
+    """The engine's chunks run step by step (what run_chunk does, timed per step); the
+    duration models' own sampling is timed inside the draw (each instance's call)."""
     from tunecost.simulate._draw import draw_chunk
     from tunecost.simulate._list_scheduler import schedule_usage
     from tunecost.simulate._totals import totals
@@ -160,24 +177,40 @@ def stage_seconds(campaign: CampaignConfig, n_reps: int, chunk_size: int) -> dic
     resolved = resolve(campaign)
     cfg = resolved.config
     root = np.random.SeedSequence(0)
-    out = {"draw": 0.0, "kernel": 0.0, "accounting": 0.0}
-    done = 0
-    while done < n_reps:
-        m = min(chunk_size, n_reps - done)
-        rng = as_generator(root.spawn(1)[0])
-        t0 = time.perf_counter()
-        draw = draw_chunk(resolved, m, rng=rng, rows=0)
-        t1 = time.perf_counter()
-        use, _ = schedule_usage(draw, cfg.workers, sequential=cfg.schedule == "sequential")
-        t2 = time.perf_counter()
-        totals(resolved, use)
-        t3 = time.perf_counter()
-        out["draw"] += t1 - t0
-        out["kernel"] += t2 - t1
-        out["accounting"] += t3 - t2
-        done += m
-    _, _, per_instance = _shape(campaign)
-    out["of_which_duration_sampling"] = _model_draws(campaign, n_reps, per_instance)
+    out = {"draw": 0.0, "of_which_duration_sampling": 0.0, "kernel": 0.0, "accounting": 0.0}
+    models = {type(s.duration) for s in resolved.studies if s.duration is not None}
+    originals = {cls: cls.sample for cls in models}
+
+    def timed(original: Any) -> Any:
+        def sample(self: Any, *a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(self, *a, **k)
+            finally:
+                out["of_which_duration_sampling"] += time.perf_counter() - t0
+        return sample
+
+    try:
+        for cls, original in originals.items():
+            cls.sample = timed(original)
+        done = 0
+        while done < n_reps:
+            m = min(chunk_size, n_reps - done)
+            rng = as_generator(root.spawn(1)[0])
+            t0 = time.perf_counter()
+            draw = draw_chunk(resolved, m, rng=rng, rows=0)
+            t1 = time.perf_counter()
+            use, _ = schedule_usage(draw, cfg.workers, sequential=cfg.schedule == "sequential")
+            t2 = time.perf_counter()
+            totals(resolved, use)
+            t3 = time.perf_counter()
+            out["draw"] += t1 - t0
+            out["kernel"] += t2 - t1
+            out["accounting"] += t3 - t2
+            done += m
+    finally:
+        for cls, original in originals.items():
+            cls.sample = original
     return {k: round(v, 3) for k, v in out.items()}
 
 
