@@ -63,9 +63,11 @@ from tunecost.config import load_config
 from tunecost.simulate import simulate
 r = simulate(load_config(sys.argv[1]), replicates=int(sys.argv[2]), seed=0, backend=sys.argv[3])
 assert r.replicates == int(sys.argv[2])
-self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(self_mb, child_mb)
+# VmHWM: this image's peak (ru_maxrss would also count the forking parent's pages, which
+# Linux keeps across exec). Workers: their largest ru_maxrss, pages shared with it included.
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+print(int(hwm.split()[1]) / 1024, child_mb)
 """
 
 
