@@ -46,6 +46,7 @@ A calibrated energy model adds :data:`_BYTES_CALIBRATED` (each trial's own power
 
 _BYTES_CALIBRATED = 8
 
+
 def _bytes_transient(study: ResolvedStudy) -> int:
     """Bytes per job and replicate of one instance of ``study`` while it is drawn (measured
     with tracemalloc, rounded up): its plan (fidelity, fidelity reached, stopped) and the
