@@ -29,6 +29,7 @@ __all__ = [
     "PreemptionConfig",
     "expected_preemption_overhead_h",
     "preemption_overhead_h",
+    "preemption_overhead_sparse",
 ]
 
 MAX_PREEMPTIONS_PER_JOB = 10_000
@@ -88,6 +89,20 @@ def preemption_overhead_h(
         ConfigError: a job expects more than :data:`MAX_PREEMPTIONS_PER_JOB` preemptions.
     """
     duration_h = np.asarray(duration_h, dtype=np.float64)
+    where, extra, n = preemption_overhead_sparse(duration_h, config, rng=rng)
+    out = np.zeros(duration_h.size)
+    out[where] = extra
+    return out.reshape(duration_h.shape), n
+
+
+def preemption_overhead_sparse(
+    duration_h: np.ndarray, config: PreemptionConfig, *, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`preemption_overhead_h` for the jobs preempted only (the same draws, the same
+    bits): ``(where, extra_h, n_preemptions)``, ``where`` the row-major flat indices of the
+    jobs preempted at least once, ``extra_h`` their extra hours (every other job's is 0),
+    ``n_preemptions`` of ``duration_h``'s shape."""
+    duration_h = np.asarray(duration_h, dtype=np.float64)
     expected = config.hazard_per_h * duration_h
     worst = float(expected.max()) if expected.size else 0.0
     if worst > MAX_PREEMPTIONS_PER_JOB:
@@ -96,28 +111,63 @@ def preemption_overhead_h(
             f"preemptions of one job) must hold, but got hazard_per_h={config.hazard_per_h:g} "
             f"× {float(duration_h.max()):g} h = {worst:,.0f}"
         )
-    n = rng.poisson(expected)
-    flat_n = n.ravel()
-    flat_d = duration_h.ravel()
-    lost = np.zeros(flat_n.size)
+    flat_n, where = _poisson(rng, expected.reshape(-1), worst)
+    n = flat_n.reshape(expected.shape)
+    counts = flat_n[where]
+    flat_d = duration_h.reshape(-1)[where]
+    lost = np.zeros(where.size)
     c = config.checkpoint_interval_h
-    # One uniform position per preemption, drawn in blocks of about _BLOCK preemptions: time
-    # and memory follow the preemptions that happen, never the worst job times every job.
-    cum = np.cumsum(flat_n)
+    # One uniform position per preemption, in job order, drawn in blocks of about _BLOCK
+    # preemptions: time and memory follow the preemptions that happen, never the worst job
+    # times every job.
+    cum = np.cumsum(counts)
     start = 0
-    while start < flat_n.size and cum[-1] > 0:
+    while start < where.size:
         before = cum[start - 1] if start else 0
         end = max(int(np.searchsorted(cum, before + _BLOCK, side="right")), start + 1)
-        job = np.repeat(np.arange(start, end), flat_n[start:end])
-        position_h = rng.random(job.size) * flat_d[job]
-        lost[start:end] = np.bincount(
-            job - start, weights=np.fmod(position_h, c), minlength=end - start
-        )
+        job = np.repeat(np.arange(end - start), counts[start:end])
+        position_h = rng.random(job.size) * flat_d[start:end][job]
+        lost[start:end] = np.bincount(job, weights=np.fmod(position_h, c),
+                                      minlength=end - start)
         start = end
-    return lost.reshape(duration_h.shape) + n * config.restart_overhead_h, n
+    return where, lost + counts * config.restart_overhead_h, n
 
 
 _BLOCK = 1 << 22
+
+_PROCESS_MAX_LAM = 8.0
+"""Jobs expecting up to this many preemptions count them as a unit-rate Poisson process's
+arrivals before ``lam``; the rest (rare) through ``Generator.poisson``."""
+
+
+def _poisson(rng: np.random.Generator, lam: np.ndarray,
+             lam_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson(``lam``) counts, int64, for a 1-D ``lam >= 0`` (at most ``lam_max``), and the
+    increasing indices of the non-zero ones. The counts are the arrivals of a unit-rate
+    Poisson process before ``lam``, so one exponential per job decides the ~``1 - e^-lam``
+    jobs preempted at all (spot hazards make most jobs' ``lam`` small), and only those draw
+    more. The draws: one standard exponential per job, then one per preempted job per
+    further arrival, then ``Generator.poisson`` for the jobs above :data:`_PROCESS_MAX_LAM`.
+    """
+    n = np.zeros(lam.size, dtype=np.int64)
+    small = lam <= _PROCESS_MAX_LAM if lam_max > _PROCESS_MAX_LAM else None
+    arrival = rng.standard_exponential(lam.size)
+    idx = np.flatnonzero(arrival <= lam if small is None else small & (arrival <= lam))
+    hit = idx
+    arrival, rate = arrival[idx], lam[idx]
+    k = 0
+    while idx.size:
+        k += 1
+        arrival += rng.standard_exponential(idx.size)
+        done = arrival > rate
+        n[idx[done]] = k
+        keep = ~done
+        idx, arrival, rate = idx[keep], arrival[keep], rate[keep]
+    big = np.empty(0, dtype=np.int64) if small is None else np.flatnonzero(~small)
+    if big.size:
+        n[big] = rng.poisson(lam[big])
+        hit = np.union1d(hit, big[n[big] > 0])
+    return n, hit
 
 
 def expected_preemption_overhead_h(duration_h: float, config: PreemptionConfig) -> float:

@@ -1,4 +1,5 @@
-"""Backends: Ray gives the local backend's results, bit for bit; streaming keeps memory flat."""
+"""Backends: worker processes and Ray give the local backend's results, bit for bit;
+streaming keeps memory flat."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from tunecost.simulate import (
     BACKENDS,
     Backend,
     LocalBackend,
+    ProcessBackend,
     RayBackend,
     get_backend,
     simulate,
 )
+from tunecost.simulate._backends import auto_backend
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 BAYES = CONFIGS / "bayesian_spot_l4.toml"  # 100 trials, spot preemptions, idle waits
@@ -49,7 +52,7 @@ class _Reversed:
 
 def test_registry_entries_satisfy_the_protocol() -> None:
     """Every registered backend implements ``map_chunks``; local yields in order."""
-    assert set(BACKENDS) == {"local", "ray"}
+    assert set(BACKENDS) == {"local", "processes", "ray"}
     for cls in BACKENDS.values():
         assert isinstance(cls(), Backend)
     assert list(LocalBackend().map_chunks(lambda s, a: s * a, 3, iter([1, 2, 3]))) == [3, 6, 9]
@@ -62,14 +65,82 @@ def test_results_do_not_depend_on_the_order_chunks_are_computed_in() -> None:
 
 
 def test_bad_backend_arguments_fail_with_the_rule() -> None:
-    with pytest.raises(ConfigError, match="backend.*must be one of local, ray"):
+    with pytest.raises(ConfigError, match="backend.*must be one of auto, local, processes, ray"):
         get_backend("dask")
     with pytest.raises(ConfigError, match="address.*needs backend='ray'"):
         get_backend("local", address="auto")
     with pytest.raises(ConfigError, match="max_in_flight >= 1"):
         RayBackend(max_in_flight=0)
     out = runner.invoke(app, ["simulate", str(BAYES), "--replicates", "5", "--backend", "x"])
-    assert out.exit_code == 2 and "must be one of local, ray" in out.output
+    assert out.exit_code == 2 and "must be one of auto, local, processes, ray" in out.output
+    with pytest.raises(ConfigError, match="max_workers >= 1"):
+        ProcessBackend(0)
+
+
+def _arrays(cfg: CampaignConfig, backend: Any, **kwargs: Any) -> Any:
+    return simulate(cfg, replicates=1_300, seed=9, chunk_size=250, backend=backend, **kwargs)
+
+
+def _assert_same_arrays(a: Any, b: Any) -> None:
+    for k, v in a.metrics.items():
+        assert np.array_equal(b.metrics[k], v, equal_nan=True), k
+    assert np.array_equal(b.tuning_multiplier, a.tuning_multiplier, equal_nan=True)
+    for sa, sb in zip(a.studies, b.studies, strict=True):
+        for k, v in sa.metrics.items():
+            assert np.array_equal(sb.metrics[k], v, equal_nan=True), (sa.name, k)
+
+
+def test_processes_and_local_give_identical_arrays_and_ledger(tmp_path: Path) -> None:
+    """Worker processes (two, whatever the machine), six chunks (the last one short)."""
+    for path in (BAYES, LISA):
+        cfg = load_config(path)
+        local = _arrays(cfg, "local", ledger=tmp_path / "l.csv")
+        done: list[tuple[int, int]] = []
+        procs = _arrays(cfg, ProcessBackend(2, max_in_flight=3), ledger=tmp_path / "p.csv",
+                        progress=lambda d, t, done=done: done.append((d, t)))
+        _assert_same_arrays(local, procs)
+        assert (tmp_path / "p.csv").read_bytes() == (tmp_path / "l.csv").read_bytes()
+        assert done[-1] == (1_300, 1_300) and len(done) == 6
+        assert _arrays(cfg, "auto").summary() == local.summary()
+
+
+def test_ray_processes_and_local_give_identical_arrays(ray_session: None) -> None:
+    cfg = load_config(LISA)
+    local = _arrays(cfg, "local")
+    _assert_same_arrays(local, _arrays(cfg, "ray"))
+    _assert_same_arrays(local, _arrays(cfg, "processes"))  # Ray running: spawned workers
+
+
+def _boom(shared: int, arg: int) -> int:
+    if arg == 3:
+        raise ValueError("chunk 3 failed")
+    return shared + arg
+
+
+def test_processes_backend_raises_a_chunks_error_and_stops_its_workers() -> None:
+    backend = ProcessBackend(2, max_in_flight=2)
+    assert list(backend.map_chunks(_boom, 10, range(3))) == [10, 11, 12]
+    with pytest.raises(ValueError, match="chunk 3 failed"):
+        list(backend.map_chunks(_boom, 10, range(8)))
+    it = backend.map_chunks(_boom, 10, range(100))
+    assert next(it) == 10
+    it.close()  # the caller stops early: the pool is shut down, nothing left running
+    import multiprocessing
+
+    assert not multiprocessing.active_children()
+
+
+def test_auto_backend_uses_processes_for_several_chunks_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tunecost.simulate import _backends
+
+    monkeypatch.setattr(_backends, "available_cores", lambda: 4)
+    assert isinstance(auto_backend(3), ProcessBackend)
+    assert isinstance(auto_backend(1), LocalBackend)
+    assert isinstance(get_backend("auto", n_chunks=2), ProcessBackend)
+    monkeypatch.setattr(_backends, "available_cores", lambda: 1)
+    assert isinstance(auto_backend(3), LocalBackend)
 
 
 def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,10 +59,11 @@ def simulate(
     backend: Annotated[
         str,
         typer.Option(
-            help="Where replicate chunks run: 'local' (this process) or 'ray' (one Ray task "
-            "per chunk; identical results)."
+            help="Where replicate chunks run: 'auto' (every core for a run of several "
+            "chunks, else this process), 'local' (this process), 'processes' (a worker per "
+            "core) or 'ray' (one Ray task per chunk); identical results."
         ),
-    ] = "local",
+    ] = "auto",
     address: Annotated[
         str | None,
         typer.Option(

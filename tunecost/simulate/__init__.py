@@ -35,6 +35,7 @@ from tunecost.simulate._backends import (
     BACKENDS,
     Backend,
     LocalBackend,
+    ProcessBackend,
     RayBackend,
     get_backend,
     ray_connect,
@@ -60,6 +61,7 @@ __all__ = [
     "Backend",
     "CampaignResult",
     "LocalBackend",
+    "ProcessBackend",
     "RayBackend",
     "StudyResult",
     "get_backend",
@@ -82,7 +84,7 @@ def simulate(
     chunk_size: int | None = None,
     ledger: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
-    backend: str | Backend = "local",
+    backend: str | Backend = "auto",
     address: str | None = None,
     keep_replicates: bool | None = None,
     engine: str = "auto",
@@ -98,13 +100,16 @@ def simulate(
         rng: instead of ``seed``, the root as an int, a ``SeedSequence`` or a ``Generator``
             (one draw from it seeds the run); the entropy used is in the summary's
             ``seed_entropy``.
-        chunk_size: replicates simulated at once (default: sized to bound memory). Results
-            depend on it, so it is reported.
+        chunk_size: replicates simulated at once (default: sized to bound memory). The
+            vectorised engine's results depend on it, so it is reported; the replay's do not
+            (each replicate is simulated on its own).
         ledger: write replicate 0's per-job rows to this CSV file (atomically).
         progress: called as ``progress(done, total)`` after each chunk.
-        backend: where chunks run: ``"local"`` (this process), ``"ray"`` (one Ray task per
-            chunk), or a :class:`Backend`. The result is identical, bit for bit, on every
-            backend for the same seed and chunk size.
+        backend: where chunks run: ``"auto"`` (``"processes"`` for a run of several chunks
+            on a machine of several cores, else ``"local"``), ``"local"`` (this process),
+            ``"processes"`` (a worker process per core), ``"ray"`` (one Ray task per chunk),
+            or a :class:`Backend`. The result is identical, bit for bit, on every backend for
+            the same seed and chunk size, on either engine.
         address: Ray cluster to connect to when Ray is not yet initialised (``"auto"``,
             ``"HOST:PORT"``, ``"ray://HOST:10001"``); ``None`` starts a local one.
         keep_replicates: keep every replicate's totals in ``metrics`` (default: only up to

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from tunecost._rng import as_generator
-from tunecost.simulate._draw import Jobs, build_jobs
-from tunecost.simulate._list_scheduler import Schedule, schedule, usage
+from tunecost.simulate._draw import Jobs, draw_chunk
+from tunecost.simulate._list_scheduler import Schedule, schedule, schedule_usage, usage
 from tunecost.simulate._resolve import ResolvedCampaign
 from tunecost.simulate._totals import METRICS, STUDY_METRICS, totals
 from tunecost.summary import StreamingSummary
@@ -52,12 +52,15 @@ class ChunkPartial:
 
 
 def _first_replicate(obj: Any) -> Any:
-    """``obj`` (Jobs or Schedule) with per-replicate arrays cut to replicate 0."""
+    """``obj`` (Jobs or Schedule) with per-replicate arrays cut to replicate 0 (copies: a
+    view would keep the chunk's arrays alive)."""
     per_rep = (lambda v: v.ndim == 2) if isinstance(obj, Jobs) else (lambda v: True)
+    if isinstance(obj, Schedule):
+        obj = dataclasses.replace(obj, sums=None, unused_h=None)
     return dataclasses.replace(
         obj,
         **{
-            f.name: getattr(obj, f.name)[:1]
+            f.name: getattr(obj, f.name)[:1].copy()
             for f in dataclasses.fields(obj)
             if isinstance(getattr(obj, f.name), np.ndarray) and per_rep(getattr(obj, f.name))
         },
@@ -65,11 +68,26 @@ def _first_replicate(obj: Any) -> Any:
 
 
 def run_chunk(campaign: ResolvedCampaign, task: ChunkTask) -> ChunkPartial:
-    """Simulate one chunk of replicates and return its mergeable results."""
+    """Simulate one chunk of replicates and return its mergeable results.
+
+    The draw keeps the per-replicate job fields of the replicates the ledger writes (the
+    first) only, and the kernel records their schedule only; an hourly carbon series needs
+    every job's interval, so there every replicate's schedule is kept. The sums are the same
+    bits either way.
+    """
     cfg = campaign.config
-    jobs = build_jobs(campaign, task.replicates, rng=as_generator(task.seed))
-    sched = schedule(jobs, cfg.workers, sequential=cfg.schedule == "sequential")
-    chunk = totals(campaign, usage(campaign, jobs, sched))
+    sequential = cfg.schedule == "sequential"
+    rng = as_generator(task.seed)
+    if campaign.series is not None:
+        jobs = draw_chunk(campaign, task.replicates, rng=rng).jobs
+        sched = schedule(jobs, cfg.workers, sequential=sequential)
+        use = usage(campaign, jobs, sched)
+    else:
+        draw = draw_chunk(campaign, task.replicates, rng=rng, rows=1 if task.ledger else 0)
+        jobs = draw.jobs
+        use, sched = schedule_usage(draw, cfg.workers, sequential=sequential,
+                                    record=1 if task.ledger else 0)
+    chunk = totals(campaign, use)
     values = {k: chunk.campaign[k] for k in METRICS}
     ref_kwh = campaign.reference_energy_kwh
     # A reference run that draws no power (a CPU-only study at 0 W) has no multiplier: NaN,

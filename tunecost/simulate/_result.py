@@ -167,12 +167,39 @@ def finite_totals(fn: Callable[..., CampaignResult]) -> Callable[..., CampaignRe
     return wrapped
 
 
+def _all_fine(result: CampaignResult) -> bool:
+    """Whether every kept metric's summary is finite and >= 0 throughout, or absent (all
+    NaN). Finite values >= 0 have finite percentiles >= 0, so only the mean and the standard
+    deviation (which a sum can overflow) need computing: all metrics at once, no sorting."""
+    arrays = list(result.metrics.values()) + [
+        v for s in result.studies for v in s.metrics.values()]
+    if not arrays:
+        return True
+    values = np.stack([np.asarray(v, dtype=np.float64) for v in arrays])
+    if values.shape[1] == 0:
+        return True
+    finite = np.isfinite(values).all(axis=1)
+    if not finite.all():  # fine only where the whole metric is NaN (nothing to report)
+        if not np.isnan(values[~finite]).all():
+            return False
+        values = values[finite]
+        if values.size == 0:
+            return True
+    if values.min() < 0:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = values.std(axis=1, ddof=1) if values.shape[1] > 1 else np.zeros(1)
+        return bool(np.isfinite(values.mean(axis=1)).all() and np.isfinite(spread).all())
+
+
 def _checked(result: CampaignResult) -> CampaignResult:
     """``result`` if every total is finite and >= 0; else one error naming the metric.
 
     Inputs are finite and bounded at the boundary; this is the net under products of large
     finite inputs (1e308 W × hours) that still overflow float64.
     """
+    if result.stats is None and _all_fine(result):
+        return result  # every summary figure is finite and >= 0 (below), without sorting
     summary = result.summary()
     scopes = [("campaign", summary["metrics"])] + [
         (f"study {s['name']!r}", s["metrics"]) for s in summary["studies"]

@@ -7,9 +7,13 @@ Each step is one function, the same ones :func:`tunecost.simulate.simulate` runs
    :func:`expected_trial` is one full-fidelity trial's mean duration and power);
 2. :func:`build_jobs`: draw ``m`` replicates of every job (plan, accelerators, durations or a
    calibration's costs, :func:`apply_crashes`, preemptions), ``(m, J)`` arrays;
-3. :func:`schedule`: list-schedule them on the pool;
+3. :func:`schedule`: list-schedule them on the pool (the scheduling kernel,
+   :mod:`tunecost.simulate._kernel`);
 4. :func:`usage`: what the schedule used, per study (a :class:`Usage`);
 5. :func:`totals`: kWh, CO2e and dollars through :mod:`tunecost.accounting`.
+
+The engine itself runs :func:`draw_chunk` and :func:`schedule_usage`, the same draw and the
+same sums without the ``(m, J)`` arrays it does not need.
 
 Example:
     >>> from tunecost._rng import as_generator
@@ -34,12 +38,14 @@ from tunecost.simulate._draw import (
     PRUNED,
     SKIPPED,
     STATE_NAMES,
+    Draw,
     Jobs,
     apply_crashes,
     build_jobs,
+    draw_chunk,
     draw_study,
 )
-from tunecost.simulate._list_scheduler import Schedule, schedule, usage
+from tunecost.simulate._list_scheduler import Schedule, schedule, schedule_usage, usage
 from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy, expected_trial, resolve
 from tunecost.simulate._totals import METRICS, STUDY_METRICS, Totals, Usage, totals
 
@@ -51,6 +57,7 @@ __all__ = [
     "SKIPPED",
     "STATE_NAMES",
     "STUDY_METRICS",
+    "Draw",
     "Jobs",
     "ResolvedCampaign",
     "ResolvedStudy",
@@ -59,10 +66,12 @@ __all__ = [
     "Usage",
     "apply_crashes",
     "build_jobs",
+    "draw_chunk",
     "draw_study",
     "expected_trial",
     "resolve",
     "schedule",
+    "schedule_usage",
     "totals",
     "usage",
 ]

@@ -17,8 +17,7 @@ import pytest
 
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
-from tunecost.simulate import BACKENDS, simulate
-from tunecost.simulate.events import default_backend
+from tunecost.simulate import simulate
 from tunecost.simulate.events import engine as engine_mod
 
 STUDY = Path(__file__).resolve().parents[3] / "studies" / "h200_transformer_lm"
@@ -122,22 +121,30 @@ def test_fresh_processes_give_the_same_bits(in_process, tmp_path):
     _same(in_process, _run(tmp_path, "pool", backend=_Pool(), chunk_size=2))
 
 
-@pytest.mark.skipif("processes" not in BACKENDS, reason="no 'processes' backend registered")
 def test_processes_give_the_same_bits(in_process, tmp_path):
     _same(in_process, _run(tmp_path, "proc", backend="processes", chunk_size=2))
 
 
-def test_default_backend(monkeypatch):
-    monkeypatch.setattr(engine_mod, "_cores", lambda: 2)
-    monkeypatch.setitem(BACKENDS, "processes", BACKENDS["local"])
-    assert default_backend(8) == "processes"
-    assert default_backend(1) == "local"  # one replicate: nothing to spread
-    assert default_backend(8, address="auto") == "ray"
-    monkeypatch.setattr(engine_mod, "_cores", lambda: 1)
-    assert default_backend(8) == "local"
-    monkeypatch.delitem(BACKENDS, "processes")
-    monkeypatch.setattr(engine_mod, "_cores", lambda: 16)
-    assert default_backend(8) == "local"  # without the processes backend: in this process
+def test_auto_runs_a_replay_of_several_chunks_on_worker_processes(monkeypatch, campaign_dict):
+    """The replay's ``auto`` is the vectorised engine's: processes for several chunks on
+    several cores, this process for one chunk."""
+    from tunecost.simulate import _backends
+
+    chosen = []
+    real = _backends.get_backend
+
+    def spy(backend, **kw):
+        chosen.append(type(real(backend, **kw)).__name__)
+        return real(backend, **kw)
+
+    monkeypatch.setattr(_backends, "available_cores", lambda: 2)
+    monkeypatch.setattr(engine_mod, "get_backend", spy)
+    cfg = CampaignConfig.model_validate(campaign_dict())
+    a = simulate(cfg, engine="replay", replicates=4, chunk_size=2, seed=3)
+    b = simulate(cfg, engine="replay", replicates=4, chunk_size=4, seed=3)
+    assert chosen == ["ProcessBackend", "LocalBackend"]
+    for k in a.metrics:
+        np.testing.assert_array_equal(a.metrics[k], b.metrics[k])
 
 
 def test_bad_chunk_arguments_are_refused(campaign_dict):

@@ -31,7 +31,6 @@ from tunecost.simulate.events._queue import EventQueue, Timeline
 from tunecost.simulate.events.engine import (
     MAX_REPLAY_TRIALS,
     TIMELINE_COLUMNS,
-    default_backend,
     needs_replay,
     report_schedule,
     run_events,
@@ -47,6 +46,6 @@ from tunecost.simulate.events.registry import (
 from tunecost.simulate.events.surrogate import Draws, Surrogate
 
 __all__ = ["MAX_REPLAY_TRIALS", "POLICIES", "TIMELINE_COLUMNS", "WAIT", "Draws", "EventQueue",
-           "Job", "Policy", "StudyContext", "Surrogate", "Timeline", "default_backend",
+           "Job", "Policy", "StudyContext", "Surrogate", "Timeline",
            "fast_log_ndtr", "needs_replay", "policy_class", "policy_key", "register_policy",
            "report_schedule", "run_events", "run_replicates"]

@@ -32,7 +32,6 @@ bits for any chunking on any backend.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ import numpy as np
 from tunecost._rng import as_generator
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
-from tunecost.simulate._backends import BACKENDS, Backend, get_backend
+from tunecost.simulate._backends import Backend, get_backend
 from tunecost.simulate._ledger import job_costs, write_ledger
 from tunecost.simulate._resolve import ResolvedCampaign, resolve
 from tunecost.simulate._result import CampaignResult, StudyResult, assumptions
@@ -376,25 +375,6 @@ def _trials_started(policies: list[Policy], tl: Timeline) -> np.ndarray:
     return np.array(counts, dtype=float)
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def default_backend(replicates: int, address: str | None = None) -> str:
-    """The backend a replay runs on when none is named: Ray when an ``address`` names a
-    cluster; ``"processes"`` (when registered in
-    :data:`~tunecost.simulate._backends.BACKENDS`) for more than one replicate on more than
-    one core; else ``"local"``."""
-    if address is not None:
-        return "ray"
-    if replicates > 1 and _cores() > 1 and "processes" in BACKENDS:
-        return "processes"
-    return "local"
-
-
 def _tasks(root: np.random.SeedSequence, n_reps: int, size: int,
            record: bool) -> Iterator[ReplicateTask]:
     """Chunks of ``size`` replicates; replicate ``r``'s seed is the root's ``r``-th child
@@ -432,13 +412,13 @@ def run_events(
         chunk_size: replicates per chunk (default: the replicates cut into at most
             :data:`CHUNKS` chunks). Each replicate is simulated on its own, so results do
             not depend on it; the result's ``chunk_size`` stays 1.
-        backend: where chunks run: a name in
+        backend: where chunks run: ``"auto"`` (``None``: the same), a name in
             :data:`~tunecost.simulate._backends.BACKENDS` or a
-            :class:`~tunecost.simulate._backends.Backend`; ``None``:
-            :func:`default_backend` (worker processes when there are several replicates and
-            cores). Identical results, bit for bit, on every backend.
-        address: Ray cluster to connect to (with ``backend="ray"``, or with ``None``, which
-            then means Ray).
+            :class:`~tunecost.simulate._backends.Backend`, chosen as for the vectorised
+            engine (:func:`~tunecost.simulate._backends.auto_backend`: worker processes for
+            several chunks on several cores). Identical results, bit for bit, on every
+            backend.
+        address: Ray cluster to connect to, with ``backend="ray"``.
 
     Returns:
         A :class:`~tunecost.simulate.CampaignResult` (``engine == "replay"``, chunk size 1).
@@ -458,11 +438,12 @@ def run_events(
         )
     if chunk_size is not None and (isinstance(chunk_size, bool) or chunk_size < 1):
         raise ConfigError(f"`chunk_size >= 1` must hold, but got chunk_size={chunk_size!r}")
-    # Checked before the surrogates are fitted (seconds): a bad name fails at once.
-    runner = get_backend(backend if backend is not None else default_backend(replicates, address),
-                         address=address)
-    workers = config.workers
     n_reps = replicates
+    size = chunk_size if chunk_size is not None else -(-n_reps // min(n_reps, CHUNKS))
+    # Checked before the surrogates are fitted (seconds): a bad name fails at once.
+    runner = get_backend("auto" if backend is None else backend, address=address,
+                         n_chunks=-(-n_reps // size))
+    workers = config.workers
     campaign = resolve(config)
     config = _sized(config, _trials(campaign), n_reps)
     campaign = dataclasses.replace(campaign, config=config)
@@ -473,7 +454,6 @@ def run_events(
         np.array([i for i, s in enumerate(campaign.studies) for _ in range(s.count)],
                  dtype=np.int64),
     )
-    size = chunk_size if chunk_size is not None else -(-n_reps // min(n_reps, CHUNKS))
     record = ledger is not None or timeline is not None
     n_st = len(campaign.studies)
     out = {k: np.zeros(n_reps) for k in _METRICS}
