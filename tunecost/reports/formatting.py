@@ -11,7 +11,7 @@ from typing import Any
 
 from tunecost.summary import format_figure
 
-__all__ = ["figure", "fixed", "money", "range_text"]
+__all__ = ["figure", "fixed", "money"]
 
 figure = format_figure
 """Three significant figures, thousands separated from 100 up (:func:`format_figure`)."""
@@ -37,11 +37,3 @@ def money(x: Any) -> str:
         ('$1,234', '$0.00750', '—')
     """
     return "—" if x is None or not math.isfinite(x) else f"${figure(x)}"
-
-
-def range_text(assumption: Any) -> str:
-    """An assumption's range as the sensitivity tables print it (``×0.5–×1.5``, ``1.1–1.59``)."""
-    # The sensitivity analysis owns the format: its headline sentence prints ranges too.
-    from tunecost.reports.sensitivity import _fmt_range
-
-    return _fmt_range(assumption)

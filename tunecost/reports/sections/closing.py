@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from tunecost.reports.context import ReportContext
-from tunecost.reports.formatting import figure, money, range_text
+from tunecost.reports.formatting import figure, money
 from tunecost.reports.render import Block, Para
 from tunecost.reports.sections.base import Section
 from tunecost.reports.sensitivity import SobolResult, TornadoResult
@@ -42,7 +42,7 @@ def closing_text(tr: TornadoResult, sr: SobolResult) -> str:
         if math.isfinite(tr.base["electricity_usd"]):
             dollars.append(f"electricity {money(tr.swing(n, 'electricity_usd'))}")
         parts.append(
-            f"({rank}) {a.short} over {range_text(a)}: {figure(tr.swing(n, 'energy_kwh'))} kWh, "
+            f"({rank}) {a.short} over {a.range_text}: {figure(tr.swing(n, 'energy_kwh'))} kWh, "
             f"{figure(tr.swing(n, 'co2e_kg'))} kgCO2e"
             + (", " + ", ".join(dollars) if dollars else "")
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from tunecost.reports import plots
 from tunecost.reports.context import ReportContext
-from tunecost.reports.formatting import figure, fixed, money, range_text
+from tunecost.reports.formatting import figure, fixed, money
 from tunecost.reports.render import Block, Image, Para, Table
 from tunecost.reports.sections.base import Section
 from tunecost.reports.sections.closing import closing_text
@@ -99,7 +99,7 @@ def _show(tr: TornadoResult, sr: SobolResult, ctx: ReportContext,
     """The headline, how the analysis was done, the assumptions, then the tornado and the
     Sobol indices as tables and plots."""
     blocks: list[Block] = [Para(tr.headline(), "headline"), Para(_how(tr, sr, replayed))]
-    rows = [[a.label, fixed(a.base, ".4g"), range_text(a), a.why] for a in tr.assumptions]
+    rows = [[a.label, fixed(a.base, ".4g"), a.range_text, a.why] for a in tr.assumptions]
     blocks.append(Table(["assumption", "base", "range", "why this range"], rows,
                         "Assumptions and their ranges"))
     ctx.tables["assumptions"] = [
@@ -137,7 +137,7 @@ def _tornado_blocks(tr: TornadoResult, totals: list[str], ctx: ReportContext) ->
     for rank, n in enumerate(tr.ranking, start=1):
         a = next(x for x in tr.assumptions if x.name == n)
         trows.append([
-            str(rank), a.label, range_text(a),
+            str(rank), a.label, a.range_text,
             f"{figure(tr.low[n]['energy_kwh'])} – {figure(tr.high[n]['energy_kwh'])}",
             figure(tr.swing(n, "energy_kwh")), figure(tr.swing(n, "co2e_kg")),
             money(tr.swing(n, "cost_usd")), money(tr.swing(n, "electricity_usd")),
