@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tunecost._rng import as_generator
 from tunecost.failures import preemption_overhead_sparse
 from tunecost.simulate._resolve import ResolvedCampaign, ResolvedStudy
 from tunecost.units import S_PER_H, W_PER_KW
@@ -333,7 +334,7 @@ def draw_study(study: ResolvedStudy, m: int, *, rng: np.random.Generator) -> dic
         ``acc`` (accelerator index), ``state``, ``preemptions`` and ``busy_kw`` (IT power
         while running, kW).
     """
-    n_jobs = study.strategy.plan(1, rng=np.random.default_rng(0)).n_jobs
+    n_jobs = study.strategy.plan(1, rng=0).n_jobs  # the count only: any seed
     duration_h = np.empty((m, n_jobs))
     acc = np.zeros((m, n_jobs), dtype=np.int8)
     extra = np.zeros((m, n_jobs)) if study.calibrated_energy else None
@@ -355,7 +356,7 @@ def draw_chunk(
     rows = m if rows is None else min(max(int(rows), 0), m)
     studies = campaign.studies
     _check_accelerators(campaign)
-    probe = np.random.default_rng(0)
+    probe = as_generator(0)
     # Strategies fix their job count per study: the chunk's buffers are allocated once.
     sizes = [s.strategy.plan(1, rng=probe).n_jobs for s in studies]
     n_jobs = sum(s.count * n for s, n in zip(studies, sizes, strict=True))

@@ -20,7 +20,7 @@ import pytest
 
 from tunecost.config import CampaignConfig
 from tunecost.simulate import simulate
-from tunecost.simulate.events import POLICIES, Job, Policy, StudyContext
+from tunecost.simulate.events import POLICIES, Job, Policy, StudyContext, study_context
 from tunecost.simulate.events.engine import Shared, replicate
 from tunecost.simulate.pipeline import resolve
 
@@ -96,7 +96,7 @@ def test_policy_contract(key: str) -> None:
     cfg = _campaign(key)
     campaign = resolve(cfg)
     spies: list[_Spy] = []
-    ctx = StudyContext.of(campaign.studies[0])
+    ctx = study_context(campaign.studies[0])
 
     class Spying(Policy):
         @classmethod

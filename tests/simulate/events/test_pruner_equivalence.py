@@ -21,7 +21,7 @@ from tunecost.config import CampaignConfig
 from tunecost.simulate.events import Timeline
 from tunecost.simulate.events._trials import TrialBank
 from tunecost.simulate.events.engine import _run
-from tunecost.simulate.events.registry import StudyContext
+from tunecost.simulate.events.registry import study_context
 from tunecost.simulate.events.schedulers import ASHAPolicy
 from tunecost.simulate.pipeline import resolve
 
@@ -61,7 +61,7 @@ def _replayed(records_path: Path, calib: Path, pruner: str, kwargs: dict[str, An
             "hardware": {"accelerator": "cpu"},
             "calibration": {"path": str(calib)},
         }]})
-    policy = StudyContext.of(resolve(cfg).studies[0]).policy(np.random.default_rng(0))
+    policy = study_context(resolve(cfg).studies[0]).policy(np.random.default_rng(0))
     _run([policy], 1, sequential=False, tl=Timeline())
     return policy.study.study_name, [(t.state.name, t.last_step) for t in policy.study.trials]
 
@@ -113,7 +113,7 @@ def _asha_stops(records_path: Path, calib: Path, n: int, **asha: Any) -> list[in
             "kind": "ray_tune", "n_trials": n, "scheduler": {"name": "asha", **asha},
             "objective": {"records": str(records_path), "recorded": True}},
             "hardware": {"accelerator": "cpu"}, "calibration": {"path": str(calib)}}]})
-    study = StudyContext.of(resolve(cfg).studies[0])
+    study = study_context(resolve(cfg).studies[0])
     assert study.surrogate is not None
     bank = TrialBank(study.surrogate, n, host_kw=np.zeros(1), shares=np.ones(1),
                      rng=np.random.default_rng(0))

@@ -42,10 +42,11 @@ from tunecost.simulate.events.registry import (
     policy_class,
     policy_key,
     register_policy,
+    study_context,
 )
 from tunecost.simulate.events.surrogate import Draws, Surrogate
 
 __all__ = ["MAX_REPLAY_TRIALS", "POLICIES", "TIMELINE_COLUMNS", "WAIT", "Draws", "EventQueue",
            "Job", "Policy", "StudyContext", "Surrogate", "Timeline",
            "fast_log_ndtr", "needs_replay", "policy_class", "policy_key", "register_policy",
-           "report_schedule", "run_events", "run_replicates"]
+           "report_schedule", "run_events", "run_replicates", "study_context"]

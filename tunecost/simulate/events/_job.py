@@ -14,9 +14,8 @@ from tunecost.units import W_PER_KW
 
 if TYPE_CHECKING:
     from tunecost.simulate._resolve import ResolvedStudy
-    from tunecost.simulate.events.registry import StudyContext
 
-__all__ = ["WAIT", "Job", "Policy", "between_trials_kw", "mean_kw"]
+__all__ = ["WAIT", "Job", "Policy", "StudyContext", "between_trials_kw", "mean_kw"]
 
 
 class _Wait:
@@ -157,3 +156,34 @@ class Policy(Protocol):
         the registry defines it."""
         raise NotImplementedError(f"{cls.__name__} does not build itself from a study: define "
                                   "from_study to register it")
+
+
+@dataclass(frozen=True, eq=False)
+class StudyContext:
+    """What one study's policies share across replicates: the resolved study, its policy
+    class, what the class prepared once (a fitted surrogate) and the power of a waiting slot.
+
+    Built once per run in the driver
+    (:func:`~tunecost.simulate.events.registry.study_context`) and shipped to every chunk
+    (picklable); each replicate calls :meth:`policy`.
+    """
+
+    study: ResolvedStudy
+    policy_class: type[Policy]
+    prepared: Any
+    idle_kw: float
+
+    @property
+    def strategy(self) -> Any:
+        return self.study.strategy
+
+    @property
+    def surrogate(self) -> Any:
+        """The prepared surrogate of a real search algorithm (``None`` for a plan)."""
+        from tunecost.simulate.events.surrogate import Surrogate
+
+        return self.prepared if isinstance(self.prepared, Surrogate) else None
+
+    def policy(self, rng: np.random.Generator) -> Policy:
+        """One replicate's policy, all its randomness from ``rng``."""
+        return self.policy_class.from_study(self, rng=rng)

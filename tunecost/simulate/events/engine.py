@@ -52,7 +52,7 @@ from tunecost.simulate._totals import METRICS, Usage, totals
 from tunecost.simulate.events import _plan, optuna_replay, schedulers  # noqa: F401
 from tunecost.simulate.events._job import WAIT, Job, Policy
 from tunecost.simulate.events._queue import BUSY, IDLE, OVERHEAD, WAITING, EventQueue, Timeline
-from tunecost.simulate.events.registry import StudyContext, policy_class
+from tunecost.simulate.events.registry import StudyContext, policy_class, study_context
 from tunecost.simulate.events.surrogate import report_schedule
 from tunecost.strategies import replay_only
 from tunecost.strategies._replay import ReplayOnly
@@ -450,7 +450,7 @@ def run_events(
     _check(campaign)
     shared = Shared(
         campaign,
-        tuple(StudyContext.of(s) for s in campaign.studies),
+        tuple(study_context(s) for s in campaign.studies),
         np.array([i for i, s in enumerate(campaign.studies) for _ in range(s.count)],
                  dtype=np.int64),
     )

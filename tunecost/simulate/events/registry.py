@@ -19,16 +19,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
-
-import numpy as np
 
 from tunecost.exceptions import ConfigError
 from tunecost.simulate._resolve import ResolvedStudy
-from tunecost.simulate.events._job import Policy
+from tunecost.simulate.events._job import Policy, StudyContext
 
-__all__ = ["POLICIES", "StudyContext", "policy_class", "policy_key", "register_policy"]
+__all__ = ["POLICIES", "StudyContext", "policy_class", "policy_key", "register_policy",
+           "study_context"]
 
 POLICIES: dict[str, type[Policy]] = {}
 """Registry: strategy key (:func:`policy_key`) -> the policy class that replays it."""
@@ -80,37 +78,7 @@ def policy_class(strategy: Any) -> type[Policy]:
                           f"{', '.join(sorted(POLICIES))}") from None
 
 
-@dataclass(frozen=True, eq=False)
-class StudyContext:
-    """What one study's policies share across replicates: the resolved study, its policy
-    class, what the class prepared once (a fitted surrogate) and the power of a waiting slot.
-
-    Built once per run in the driver and shipped to every chunk (picklable); each replicate
-    calls :meth:`policy`.
-    """
-
-    study: ResolvedStudy
-    policy_class: type[Policy]
-    prepared: Any
-    idle_kw: float
-
-    @classmethod
-    def of(cls, study: ResolvedStudy) -> StudyContext:
-        """Look the policy class up and prepare it (the expensive, once-per-run part)."""
-        pc = policy_class(study.strategy)
-        return cls(study, pc, pc.prepare(study), float(study.idle_kw @ study.shares))
-
-    @property
-    def strategy(self) -> Any:
-        return self.study.strategy
-
-    @property
-    def surrogate(self) -> Any:
-        """The prepared surrogate of a real search algorithm (``None`` for a plan)."""
-        from tunecost.simulate.events.surrogate import Surrogate
-
-        return self.prepared if isinstance(self.prepared, Surrogate) else None
-
-    def policy(self, rng: np.random.Generator) -> Policy:
-        """One replicate's policy, all its randomness from ``rng``."""
-        return self.policy_class.from_study(self, rng=rng)
+def study_context(study: ResolvedStudy) -> StudyContext:
+    """Look the study's policy class up and prepare it (the expensive, once-per-run part)."""
+    pc = policy_class(study.strategy)
+    return StudyContext(study, pc, pc.prepare(study), float(study.idle_kw @ study.shares))
