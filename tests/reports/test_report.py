@@ -24,7 +24,7 @@ from tunecost.reports.folder import remove_stale
 from tunecost.reports.totals import TOTAL_ROWS, totals_rows
 from tunecost.summary import format_figure
 
-from .conftest import ROOT, STUDY
+from .conftest import ROOT, SMALL, STUDY
 
 LISA_PNGS = {"breakdown.png", "tornado.png", "sobol.png"}
 TRIAL_PNGS = {"importance.png", "marginals.png", "seed_variance.png", "expected_best.png"}
@@ -204,21 +204,6 @@ def test_scenario_sets_are_refused(tmp_path: Path) -> None:
 # The answer first; the config's replicates; replay; Ray results; direction; the folder
 # --------------------------------------------------------------------------------------------
 
-SMALL = """\
-name: small
-workers: 2
-pue: 1.2
-carbon: {g_co2e_per_kwh: 300}
-pricing: {usd_per_accelerator_hour: 2.5}
-replicates: 37
-seed: 5
-studies:
-  - name: rs
-    strategy: {kind: random, n_trials: 12}
-    duration: {dist: fixed, duration_h: 0.5}
-    hardware: {accelerator: v100-sxm2}
-    power: {kind: constant, accelerator_w: 200}
-"""
 QUICK = {"sensitivity_replicates": 4, "sobol_n": 4, "n_boot": 50}
 TOTAL_LABELS = ["trials", "GPU-hours", "wall clock (hours)", "energy (kWh)", "CO2e (kg)",
                 "cloud cost ($)", "electricity ($)"]

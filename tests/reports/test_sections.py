@@ -23,23 +23,8 @@ from tunecost.reports.render import Block, Heading, Image, Items, Para, Table
 from tunecost.reports.report import render_sections
 from tunecost.reports.sections import SECTIONS, Section, render_order, section_blocks
 
-from .conftest import STUDY
+from .conftest import SMALL, STUDY
 
-SMALL = """\
-name: small
-workers: 2
-pue: 1.2
-carbon: {g_co2e_per_kwh: 300}
-pricing: {usd_per_accelerator_hour: 2.5}
-replicates: 37
-seed: 5
-studies:
-  - name: rs
-    strategy: {kind: random, n_trials: 12}
-    duration: {dist: fixed, duration_h: 0.5}
-    hardware: {accelerator: v100-sxm2}
-    power: {kind: constant, accelerator_w: 200}
-"""
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
