@@ -88,7 +88,7 @@ def test_no_module_imports_the_package_it_lives_in() -> None:
 
 
 @pytest.mark.parametrize(("module", "imports"), [
-    ("tunecost.simulate", "tunecost.simulate.events"),
+    ("tunecost.simulate._dispatch", "tunecost.simulate.events"),
     ("tunecost.simulate.events.engine", "tunecost.simulate._totals"),
 ])
 def test_the_graph_sees_the_imports(module: str, imports: str) -> None:

@@ -1,13 +1,11 @@
 """``tunecost simulate CONFIG``: P5/P50/P95 of a campaign's trials, hours, kWh, CO2e and $.
 
-The loop over a scenario set's campaigns, with a ledger and a timeline file per scenario,
-is still here rather than in :mod:`tunecost.simulate` (which is being restructured): it is
-meant to move into a library function there, leaving this command to parse and render.
+Parses, calls :func:`tunecost.simulate.simulate_scenarios` (a campaign, or each scenario of
+a set with its own ledger and timeline) and renders.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +15,7 @@ from rich.markup import escape
 from tunecost.cli.console import number, print_json, render_table
 from tunecost.cli.errors import user_errors, warn
 from tunecost.cli.progress import replicates_bar
-from tunecost.config import CampaignConfig, ScenarioSet, load_config
+from tunecost.config import load_config
 from tunecost.exceptions import ConfigError
 from tunecost.papers import TextTable
 
@@ -92,33 +90,24 @@ def simulate(
     ] = None,
 ) -> None:
     """Simulate a campaign: P5/P50/P95 of trials, GPU-hours, wall clock, kWh, CO2e and $."""
-    from tunecost.simulate import simulate as run_simulation
+    from tunecost.simulate import simulate_scenarios
 
     with user_errors():
         if calibration is not None and calibration.is_dir():
             raise ConfigError(f"--calibration {calibration} is a directory; give the JSON file")
         loaded = load_config(config, calibration=calibration)
-        campaigns: list[CampaignConfig] = (
-            list(loaded.scenarios) if isinstance(loaded, ScenarioSet) else [loaded]
-        )
-        summaries = []
         bar, task = replicates_bar()
+
+        def progress(scenario: str, done: int, total: int) -> None:
+            bar.update(task, description=escape(scenario), completed=done, total=total)
+
         with bar:
-            for campaign in campaigns:
-                bar.update(task, description=escape(campaign.name), completed=0)
-                result = run_simulation(
-                    campaign,
-                    replicates=replicates,
-                    seed=seed,
-                    ledger=_per_scenario(ledger, campaign, len(campaigns)),
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                    backend=backend,
-                    address=address,
-                    chunk_size=chunk_size,
-                    engine=engine,  # type: ignore[arg-type]
-                    timeline=_per_scenario(timeline, campaign, len(campaigns)),
-                )
-                summaries.append(result.summary())
+            results = simulate_scenarios(
+                loaded, replicates=replicates, seed=seed, ledger=ledger, timeline=timeline,
+                progress=progress, backend=backend, address=address, chunk_size=chunk_size,
+                engine=engine,
+            )
+        summaries = [r.summary() for r in results]
     for summary in summaries:
         for message in summary["assumptions"].get("warnings", ()):
             warn(message)
@@ -129,16 +118,6 @@ def simulate(
         return
     for summary in summaries:
         _render_campaign(summary)
-
-
-def _per_scenario(path: Path | None, campaign: CampaignConfig, n_campaigns: int) -> Path | None:
-    """``path`` for one campaign of ``n_campaigns``: with several, one file per scenario,
-    named after it (``ledger.csv`` → ``ledger.<scenario>.csv``)."""
-    if path is None or n_campaigns == 1:
-        return path
-    # Only characters safe in a file name: a scenario "a/b" must not become a folder.
-    tag = re.sub(r"[^\w.-]+", "_", campaign.name)
-    return path.with_name(f"{path.stem}.{tag}{path.suffix}")
 
 
 def _render_campaign(summary: dict[str, Any]) -> None:
