@@ -89,7 +89,10 @@ def test_pruned_partial_fit_study_end_to_end(tmp_path: Path, cli: Cli) -> None:
     assert cal.n_records == N_TRIALS, (
         f"the calibration used {cal.n_records} trials; the study has {n_complete} complete "
         f"and {n_pruned} pruned ones, whose cost is real")
-    assert cal.report_schedule is not None  # the epochs the objective reports at
+    # The epochs the objective reports at: 1..SGD_EPOCHS, one per epoch, no offset.
+    schedule = cal.report_schedule
+    assert schedule is not None and schedule.reported(schedule.steps_for()).tolist() == [
+        float(e) for e in range(1, SGD_EPOCHS + 1)], schedule
 
     # -- simulate: the same search re-run (TPE + MedianPruner, 40 trials) -------------------
     rerun = write_yaml(tmp_path / "rerun.yaml", _campaign("rerun", N_TRIALS, 20, calib))
