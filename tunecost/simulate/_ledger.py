@@ -17,6 +17,7 @@ import numpy as np
 from tunecost import accounting
 from tunecost._atomic import atomic_open
 from tunecost.simulate._resolve import ResolvedCampaign
+from tunecost.simulate._totals import dollars
 from tunecost.units import W_PER_KW
 
 __all__ = ["LEDGER_COLUMNS", "job_costs", "write_ledger"]
@@ -78,13 +79,7 @@ def job_costs(
         )
     gpus = np.array([s.gpus for s in campaign.studies], dtype=np.float64)[study]
     rate = np.array([s.usd_per_accelerator_hour for s in campaign.studies])[study]
-    priced = ~np.isnan(rate)
-    cost = np.where(
-        priced,
-        accounting.cloud_cost_usd((duration_h + wait_h) * gpus, np.where(priced, rate, 0.0)),
-        np.nan,
-    )
-    return energy, co2, cost
+    return energy, co2, dollars((duration_h + wait_h) * gpus, rate)
 
 
 def _cell(value: object) -> str:

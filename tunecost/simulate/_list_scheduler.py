@@ -19,7 +19,7 @@ import numpy as np
 from tunecost.simulate._draw import Draw, Jobs
 from tunecost.simulate._kernel import KernelOutput, run_kernel
 from tunecost.simulate._resolve import ResolvedCampaign
-from tunecost.simulate._totals import Usage
+from tunecost.simulate._totals import Usage, energy_weighted_intensity
 
 __all__ = ["Schedule", "schedule", "schedule_usage", "usage"]
 
@@ -161,7 +161,6 @@ def usage(campaign: ResolvedCampaign, jobs: Jobs, sched: Schedule) -> Usage:
         grid = (jobs.busy_kw * campaign.series.integral(s, s + jobs.duration_h)
                 + np.where(waiting, jobs.idle_kw * campaign.series.integral(s - sched.wait_h, s),
                            0.0))
-        it_kwh = by_study(jobs.duration_h * jobs.busy_kw + wait_kwh)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g = np.where(it_kwh > 0, by_study(grid) / it_kwh, campaign.g_co2e_per_kwh)
+        g = energy_weighted_intensity(
+            campaign, by_study(jobs.duration_h * jobs.busy_kw + wait_kwh), by_study(grid))
     return _usage(jobs.n_trials, m, sums, sched.wall_clock_h, unused, sched.idle_slots, g)

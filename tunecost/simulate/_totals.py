@@ -18,7 +18,8 @@ from tunecost.exceptions import ConfigError
 from tunecost.simulate._resolve import ResolvedCampaign
 from tunecost.units import W_PER_KW
 
-__all__ = ["METRICS", "STUDY_METRICS", "Totals", "Usage", "totals"]
+__all__ = ["METRICS", "STUDY_METRICS", "Totals", "Usage", "dollars", "energy_weighted_intensity",
+           "totals"]
 
 METRICS = (
     "n_trials",
@@ -76,8 +77,20 @@ class Totals:
     studies: dict[str, np.ndarray]
 
 
-def _dollars(hours: np.ndarray, rate: np.ndarray | float) -> np.ndarray:
-    """``hours × rate``, NaN where there is no price (``rate`` NaN: no pricing)."""
+def energy_weighted_intensity(
+    campaign: ResolvedCampaign, it_kwh: np.ndarray, grid_g: np.ndarray
+) -> np.ndarray:
+    """Each study's grid intensity over its intervals, weighted by their energy, g/kWh:
+    ``Σ kW × ∫ intensity dt`` (``grid_g``) over ``Σ kWh`` (``it_kwh``), both ``(S, m)``; the
+    campaign's mean intensity where a study used no energy. Both schedulers fill
+    :attr:`Usage.g_co2e_per_kwh` with it under an hourly series."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(it_kwh > 0, grid_g / it_kwh, campaign.g_co2e_per_kwh)
+
+
+def dollars(hours: np.ndarray, rate: np.ndarray | float) -> np.ndarray:
+    """Cloud dollars ``hours × rate`` through :func:`tunecost.accounting.cloud_cost_usd`,
+    NaN where there is no price (``rate`` NaN: no pricing); broadcasts."""
     rate = np.asarray(rate, dtype=np.float64)
     priced = ~np.isnan(rate)
     if priced.all():
@@ -141,7 +154,7 @@ def totals(campaign: ResolvedCampaign, usage: Usage) -> Totals:
         "energy_kwh": energy,
         "waiting_energy_kwh": waiting_kwh,
         "co2e_kg": np.asarray(accounting.co2e_kg(energy, g)),
-        "cost_usd": _dollars(usage.paid_h * gpus, rate),
+        "cost_usd": dollars(usage.paid_h * gpus, rate),
         "electricity_usd": _electricity(energy, campaign.usd_per_kwh),
     }
     if usage.overhead_it_kwh is not None:
@@ -159,7 +172,7 @@ def totals(campaign: ResolvedCampaign, usage: Usage) -> Totals:
             )
         reserved_kwh = np.asarray(accounting.energy_kwh(
             usage.unused_slot_h, study.idle_kw[0] * W_PER_KW, pue=pue))
-        cost = _dollars(campaign.config.workers * study.gpus * usage.wall_clock_h,
+        cost = dollars(campaign.config.workers * study.gpus * usage.wall_clock_h,
                         study.usd_per_accelerator_hour)
     energy_total = per["energy_kwh"].sum(axis=0) + reserved_kwh
     campaign_totals = {

@@ -46,7 +46,7 @@ from tunecost.simulate._backends import Backend, get_backend
 from tunecost.simulate._ledger import job_costs, write_ledger
 from tunecost.simulate._resolve import ResolvedCampaign, resolve
 from tunecost.simulate._result import CampaignResult, StudyResult, assumptions
-from tunecost.simulate._totals import METRICS, Usage, totals
+from tunecost.simulate._totals import METRICS, Usage, energy_weighted_intensity, totals
 
 # Imported for their registrations (each policy module registers its classes).
 from tunecost.simulate.events import _plan, optuna_replay, schedulers  # noqa: F401
@@ -278,9 +278,7 @@ def _usage(campaign: ResolvedCampaign, tl: Timeline, wall_s: float, inst_study: 
     g = None
     if campaign.series is not None:
         grid = np.where(charged, kw * campaign.series.integral(start_h, end_h), 0.0)
-        total = by_study(it_kwh)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g = np.where(total > 0, by_study(grid) / total, campaign.g_co2e_per_kwh)
+        g = energy_weighted_intensity(campaign, by_study(it_kwh), by_study(grid))
     wall_h = wall_s / S_PER_H
     paid_h = np.where(charged, hours, 0.0)
     return Usage(
