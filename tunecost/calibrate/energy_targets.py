@@ -57,7 +57,9 @@ def _energy_targets(records: Sequence[TrialRecord], notes: list[str]
     return None, None
 
 
-def _trial_energy_j(record: TrialRecord, scope: str | None) -> float | None:
+def trial_energy_j(record: TrialRecord, scope: str | None) -> float | None:
+    """A record's energy in a calibration's ``scope`` (``accelerator``, ``host``), J;
+    ``None``: no reading (or no scope)."""
     if scope == "accelerator":
         return record.energy_j
     if scope == "host":

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tunecost.calibrate.calibration import Calibration
-from tunecost.calibrate.energy_targets import _trial_energy_j
+from tunecost.calibrate.energy_targets import trial_energy_j
 from tunecost.calibrate.features import _param_columns, _union_names
 from tunecost.calibrate.records import TrialRecord
 from tunecost.calibrate.selection import _ape_pct
@@ -35,7 +35,7 @@ def evaluate_on(calibration: Calibration, records: Sequence[TrialRecord]) -> dic
     params = _param_columns(recs, _union_names(recs))
     d_pred = calibration.predict_duration_s(params)
     d_meas = np.array([r.duration_s for r in recs])
-    e_meas_list = [_trial_energy_j(r, calibration.energy_scope) for r in recs]
+    e_meas_list = [trial_energy_j(r, calibration.energy_scope) for r in recs]
     has_e = calibration.energy is not None and all(e is not None for e in e_meas_list)
     e_pred = calibration.predict_energy_j(params) if has_e else None
     e_meas = np.array(e_meas_list, dtype=float) if has_e else None

@@ -207,7 +207,7 @@ def from_optuna(storage: str | Any, study_name: str | None = None) -> list[Trial
         if trial.state.name not in finished:
             skipped += 1
             continue
-        records.append(_optuna_record(trial, study_name, direction))
+        records.append(optuna_record(trial, study_name, direction))
     if skipped:
         warnings.warn(
             f"study {study_name!r}: skipped {skipped} unfinished trial(s) (RUNNING or WAITING)",
@@ -293,7 +293,7 @@ def optuna_measurement(trial: Any, where: str | None = None) -> dict[str, Any] |
     return dict(measured)
 
 
-def _optuna_record(trial: Any, study_name: str, direction: str = "minimize") -> TrialRecord:
+def optuna_record(trial: Any, study_name: str, direction: str = "minimize") -> TrialRecord:
     """Map one finished Optuna ``FrozenTrial`` to a record."""
     where = f"study {study_name!r} trial {trial.number}"
     state = trial.state.name

@@ -111,6 +111,8 @@ class Policy(Protocol):
         models_failures: whether the policy's jobs come from the shared job draw with its
             crashes and preemptions (:func:`~tunecost.simulate._draw.draw_study`); the
             engine refuses ``failures``/``preemption`` for a study whose policy does not.
+        continues: whether the policy can continue a real study from its history
+            (``StudyContext.continuation``), as the live forecast does.
         examples: a small strategy config for each key the class is registered under; the
             policy contract tests (``tests/simulate/events/test_policy_contract.py``) replay
             each, so a registered policy is tested without touching the tests.
@@ -118,6 +120,7 @@ class Policy(Protocol):
 
     idle_kw: float = math.nan
     models_failures: ClassVar[bool] = False
+    continues: ClassVar[bool] = False
     examples: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     @abstractmethod
@@ -165,13 +168,16 @@ class StudyContext:
 
     Built once per run in the driver
     (:func:`~tunecost.simulate.events.registry.study_context`) and shipped to every chunk
-    (picklable); each replicate calls :meth:`policy`.
+    (picklable); each replicate calls :meth:`policy`. ``continuation``: what the study has
+    already run, for a policy that continues a real study rather than starting one
+    (:class:`~tunecost.simulate.events.optuna_replay.Continuation`); ``None``: a new study.
     """
 
     study: ResolvedStudy
     policy_class: type[Policy]
     prepared: Any
     idle_kw: float
+    continuation: Any = None
 
     @property
     def strategy(self) -> Any:

@@ -32,7 +32,7 @@ bits for any chunking on any backend.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -396,6 +396,7 @@ def run_events(
     backend: str | Backend | None = None,
     address: str | None = None,
     keep_replicates: bool | None = None,
+    continuations: Mapping[str, Any] | None = None,
 ) -> CampaignResult:
     """Replay ``replicates`` runs of a campaign, event by event, with the real algorithms.
 
@@ -417,6 +418,9 @@ def run_events(
             several chunks on several cores). Identical results, bit for bit, on every
             backend.
         address: Ray cluster to connect to, with ``backend="ray"``.
+        continuations: study name -> what that real study already ran
+            (:class:`~tunecost.simulate.events.optuna_replay.Continuation`): its replicates
+            continue it rather than start afresh (the live forecast's remaining trials).
 
     Returns:
         A :class:`~tunecost.simulate.CampaignResult` (``engine == "replay"``, chunk size 1).
@@ -448,7 +452,7 @@ def run_events(
     _check(campaign)
     shared = Shared(
         campaign,
-        tuple(study_context(s) for s in campaign.studies),
+        tuple(study_context(s, (continuations or {}).get(s.name)) for s in campaign.studies),
         np.array([i for i, s in enumerate(campaign.studies) for _ in range(s.count)],
                  dtype=np.int64),
     )

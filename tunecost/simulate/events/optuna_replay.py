@@ -14,11 +14,19 @@ Storage is in memory and Optuna's logging is set to WARNING: per-replicate overh
 ``create_study``. The study's name is drawn from the replicate's stream, so a pruner that
 hashes it (``HyperbandPruner`` assigns brackets by ``crc32(name + number)``) gives the same
 result for the same seed.
+
+A :class:`Continuation` continues a real study instead (the live forecast,
+:mod:`tunecost.forecast`): each replicate's study takes the real study's name, a copy of its
+sampler (reseeded from the replicate's stream) and pruner, and is told its finished trials
+before the first ask, so the sampler proposes from the real history and the pruner compares
+against the real curves; the trials running in the real study run first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,7 +41,67 @@ from tunecost.simulate.events.surrogate import Surrogate, surrogate_for
 from tunecost.strategies.optuna_search import OptunaSearch
 from tunecost.units import W_PER_KW
 
-__all__ = ["OptunaPolicy", "distributions"]
+__all__ = ["Continuation", "OptunaPolicy", "distributions", "reseeded"]
+
+
+@dataclass(frozen=True, eq=False)
+class Continuation:
+    """What a real Optuna study has run so far, for a replay that continues it (picklable).
+
+    Attributes:
+        study_name: the real study's name (``HyperbandPruner`` assigns brackets by hashing it
+            with the trial number, so the continued trials land in the brackets they would).
+        trials: the real study's finished trials (``optuna.trial.FrozenTrial``), told to each
+            replicate's study before its first ask.
+        sampler: the real study's sampler; each replicate asks a deep copy reseeded from its
+            own stream (:func:`reseeded`).
+        pruner: the real study's pruner; each replicate prunes with a deep copy.
+        distributions: the distributions the real study asks (its last trial's); ``None``:
+            the calibration's space.
+        running: parameters of the trials running in the real study now, run first; their
+            time so far is run again (an overestimate by at most their elapsed part).
+        horizon: trials each replicate asks the sampler; later trials repeat the
+            configuration of one of the replicate's own asked trials drawn at random (TPE's
+            ask costs grow with the study while its proposals settle: this bounds the
+            forecast's cost); ``None``: every trial is asked.
+    """
+
+    study_name: str
+    trials: Sequence[Any]
+    sampler: Any
+    pruner: Any
+    distributions: Mapping[str, Any] | None = None
+    running: Sequence[Mapping[str, Any]] = ()
+    horizon: int | None = None
+
+
+def reseeded(sampler: Any, seed: int) -> Any:
+    """A deep copy of an Optuna sampler with every random state in it seeded from ``seed``.
+
+    Optuna's samplers keep their randomness in ``LazyRandomState`` or numpy ``RandomState``
+    attributes, some in nested samplers (TPE's random start-up sampler, CMA-ES's
+    independent one); ``reseed_rng`` would draw from the OS, so a forecast would not
+    repeat. Each random state found (two levels of nested samplers deep) gets its own seed.
+    """
+    from optuna.samplers import BaseSampler
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    out = copy.deepcopy(sampler)
+    count = [0]
+
+    def walk(obj: Any, depth: int) -> None:
+        for value in vars(obj).values():
+            if isinstance(value, LazyRandomState):
+                value.rng.seed((seed + 7919 * count[0]) % 2**32)
+                count[0] += 1
+            elif isinstance(value, np.random.RandomState):
+                value.seed((seed + 7919 * count[0]) % 2**32)
+                count[0] += 1
+            elif isinstance(value, BaseSampler) and depth < 2:
+                walk(value, depth + 1)
+
+    walk(out, 0)
+    return out
 
 
 def distributions(space: dict[str, ParamSpace]) -> dict[str, Any]:
@@ -82,23 +150,41 @@ class OptunaPolicy(Policy):
         "sampler": {"name": "TPESampler", "kwargs": {"n_startup_trials": 4}},
         "pruner": {"name": "MedianPruner", "kwargs": {"n_startup_trials": 2}}}}
 
+    continues: ClassVar[bool] = True
+
     def __init__(self, search: OptunaSearch, surrogate: Surrogate, *, host_kw: float,
-                 idle_kw: float, rng: np.random.Generator) -> None:
+                 idle_kw: float, rng: np.random.Generator,
+                 continuation: Continuation | None = None) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         self._pruned = optuna.trial.TrialState.PRUNED
         search.check_extras()
+        name = f"tunecost-replay-{int(rng.integers(2**62)):x}"
+        seed = int(rng.integers(2**31))
+        cont = continuation
         self.study = optuna.create_study(
-            study_name=f"tunecost-replay-{int(rng.integers(2**62)):x}",
+            study_name=name if cont is None else cont.study_name,
             direction=surrogate.direction,
-            sampler=search.make_sampler(seed=int(rng.integers(2**31))),
-            pruner=search.make_pruner(),
+            sampler=search.make_sampler(seed=seed) if cont is None
+            else reseeded(cont.sampler, seed),
+            pruner=search.make_pruner() if cont is None else copy.deepcopy(cont.pruner),
         )
         self.search = search
         self.surrogate = surrogate
         self.dists = distributions(dict(surrogate.space))
+        self.horizon: int | None = None
+        self.proposals: list[dict[str, Any]] = []
+        if cont is not None:
+            self.study.add_trials(cont.trials)
+            for params in cont.running:
+                self.study.enqueue_trial(dict(params), skip_if_exists=False)
+            if cont.distributions is not None and not any(
+                    d.condition is not None for d in surrogate.space.values()):
+                self.dists = dict(cont.distributions)
+            self.horizon = cont.horizon
+            self._repeat_seed = int(rng.integers(2**31))
         self.with_params = surrogate.calibration is not None
         self.host_kw = host_kw
         self.idle_kw = idle_kw
@@ -122,7 +208,7 @@ class OptunaPolicy(Policy):
     @classmethod
     def from_study(cls, study: StudyContext, *, rng: np.random.Generator) -> OptunaPolicy:
         return cls(study.strategy, study.prepared, host_kw=float(study.study.busy_kw[0]),
-                   idle_kw=study.idle_kw, rng=rng)
+                   idle_kw=study.idle_kw, rng=rng, continuation=study.continuation)
 
     @property
     def n_trials(self) -> int:
@@ -133,11 +219,15 @@ class OptunaPolicy(Policy):
             return None
         number = self.asked
         fixed = self.surrogate.recorded_params(number)
+        if fixed is None and self.horizon is not None and number >= self.horizon:
+            fixed = self._repeat()
         if fixed is not None:
             self.study.enqueue_trial(fixed, skip_if_exists=False)
         with fast_log_ndtr(self.fast):
             trial = self.surrogate.ask(self.study, self.dists)
         self.asked += 1
+        if self.horizon is not None and number < self.horizon:
+            self.proposals.append(dict(trial.params))
         params = ({k: np.asarray([v]) for k, v in trial.params.items()}
                   if self.with_params else None)
         d = self.surrogate.draw(params, 1, rng=self.rng, numbers=[number])
@@ -152,6 +242,18 @@ class OptunaPolicy(Policy):
                    label=f"trial {number}", data=(trial, d.values[0].tolist(), steps),
                    busy_kw_at=[*kw_at, busy_kw], overhead_s=float(d.overhead_s[0]),
                    overhead_kw=self.overhead_kw)
+
+    def _repeat(self) -> dict[str, Any]:
+        """Past the horizon: one of this replicate's own proposals (else a real trial's), and
+        from now on a random sampler, which asks nothing of the history for fixed
+        parameters."""
+        if self.asked == self.horizon:
+            self.study.sampler = self._optuna.samplers.RandomSampler(seed=self._repeat_seed)
+        pool = self.proposals or [dict(t.params) for t in self.study.get_trials(deepcopy=False)
+                                  if t.params]
+        if not pool:
+            raise ConfigError("a forecast with horizon 0 needs finished trials to repeat")
+        return dict(pool[int(self.rng.integers(len(pool)))])
 
     def decide(self, job: Job, index: int, now_s: float) -> bool:
         trial, values, steps = job.data

@@ -78,7 +78,18 @@ def policy_class(strategy: Any) -> type[Policy]:
                           f"{', '.join(sorted(POLICIES))}") from None
 
 
-def study_context(study: ResolvedStudy) -> StudyContext:
-    """Look the study's policy class up and prepare it (the expensive, once-per-run part)."""
+def study_context(study: ResolvedStudy, continuation: Any = None) -> StudyContext:
+    """Look the study's policy class up and prepare it (the expensive, once-per-run part).
+
+    Args:
+        continuation: what the study already ran, for a policy that continues it.
+
+    Raises:
+        ConfigError: a continuation for a policy that starts every study afresh.
+    """
     pc = policy_class(study.strategy)
-    return StudyContext(study, pc, pc.prepare(study), float(study.idle_kw @ study.shares))
+    if continuation is not None and not pc.continues:
+        raise ConfigError(f"study {study.name!r}: {pc.__name__} cannot continue a study from "
+                          "its history; only the Optuna replay does")
+    return StudyContext(study, pc, pc.prepare(study), float(study.idle_kw @ study.shares),
+                        continuation)

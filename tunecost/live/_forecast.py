@@ -1,0 +1,327 @@
+"""The live forecast: a running study's final totals, from what it has run so far.
+
+:func:`forecast` recalibrates on the study's finished trials (cost models, learning curves,
+set-up and per-trial overhead: :func:`~tunecost.calibrate.fit_calibration`, the same fit
+``tunecost calibrate`` runs), then replays the **remaining** trials with the replay engine
+(:func:`~tunecost.simulate.events.run_events`), each replicate continuing the real study: a
+copy of the real sampler, reseeded, told the real finished trials; a copy of the real pruner
+comparing against their real curves; the trials running now first. What is spent is measured
+(:func:`~tunecost.live.totals.spent`); the final totals are spent + each replicate's
+remainder, so the band narrows as the study runs and is exact when it ends.
+
+Before ``min_trials`` measured trials exist, a prior calibration given by the user is used
+(``basis == "prior"``); without one the forecast has no band (``basis == "none"``), and a
+budget can still stop on what is spent.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from tunecost._rng import root_sequence
+from tunecost.calibrate.calibration import Calibration
+from tunecost.calibrate.records import TrialRecord
+from tunecost.exceptions import ConfigError
+from tunecost.live.settings import METRICS, ForecastSettings
+from tunecost.live.so_far import StudySoFar
+from tunecost.live.totals import energy_scope, priced, spent
+from tunecost.units import S_PER_H
+
+__all__ = ["Basis", "Forecast", "forecast"]
+
+Basis = Literal["recalibrated", "prior", "finished", "none"]
+
+ATTR = "tunecost:"
+"""Prefix of the study user attributes a forecast is stored under (:meth:`Forecast.attrs`)."""
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A study's totals spent so far and forecast at its end.
+
+    Attributes:
+        study: the study's name.
+        basis: ``recalibrated`` (on the study's own finished trials), ``prior`` (the user's
+            calibration), ``finished`` (no trial left: the final totals are the spent ones),
+            ``none`` (too few trials and no prior: no band).
+        n_trials: trials the study runs in all.
+        n_finished, n_running: trials finished / running now.
+        now_s: the moment of the forecast, POSIX s.
+        spent: metric -> total so far (:data:`~tunecost.live.settings.METRICS`).
+        p5, p50, p95: metric -> the final total's percentile (empty for ``none``).
+        completion_s: ``p5``/``p50``/``p95`` -> when the study ends, POSIX s.
+        replicates: replays behind the percentiles.
+        compute_s: seconds the forecast took.
+        notes: what was assumed or refused, one line each.
+    """
+
+    study: str
+    basis: Basis
+    n_trials: int
+    n_finished: int
+    n_running: int
+    now_s: float
+    spent: dict[str, float]
+    p5: dict[str, float] = field(default_factory=dict)
+    p50: dict[str, float] = field(default_factory=dict)
+    p95: dict[str, float] = field(default_factory=dict)
+    completion_s: dict[str, float] = field(default_factory=dict)
+    replicates: int = 0
+    compute_s: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    def attrs(self) -> dict[str, Any]:
+        """Flat study user attributes (what optuna-dashboard shows as columns):
+        ``tunecost:spent_energy_kwh``, ``tunecost:forecast_energy_kwh_p50``, ...,
+        ``tunecost:forecast_completion_p50`` (POSIX s), ``tunecost:forecast_basis``,
+        ``tunecost:forecast_n_finished``, ``tunecost:forecast_time``."""
+        out: dict[str, Any] = {f"{ATTR}spent_{k}": v for k, v in self.spent.items()}
+        for q in ("p5", "p50", "p95"):
+            for k, v in getattr(self, q).items():
+                out[f"{ATTR}forecast_{k}_{q}"] = v
+            if q in self.completion_s:
+                out[f"{ATTR}forecast_completion_{q}"] = self.completion_s[q]
+        out[f"{ATTR}forecast_basis"] = self.basis
+        out[f"{ATTR}forecast_n_finished"] = self.n_finished
+        out[f"{ATTR}forecast_time"] = self.now_s
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The forecast as JSON-ready data (``schema_version`` 1)."""
+        return {"schema_version": 1, "study": self.study, "basis": self.basis,
+                "n_trials": self.n_trials, "n_finished": self.n_finished,
+                "n_running": self.n_running, "now_s": self.now_s, "spent": self.spent,
+                "p5": self.p5, "p50": self.p50, "p95": self.p95,
+                "completion_s": self.completion_s, "replicates": self.replicates,
+                "compute_s": round(self.compute_s, 4), "notes": list(self.notes)}
+
+    def line(self, metric: str = "energy_kwh") -> str:
+        """One log line: trials, the metric spent and its final band, the P50 end."""
+        unit = {"energy_kwh": "kWh", "co2e_kg": "kgCO2e", "usd": "$", "device_hours": "h",
+                "wall_clock_h": "h", "trials": "trials"}[metric]
+        head = (f"tunecost forecast {self.study!r} [{self.basis}] {self.n_finished}/"
+                f"{self.n_trials} trials: {metric} spent {_g(self.spent.get(metric))} {unit}")
+        if not self.p50:
+            return head + " (no forecast yet: " + "; ".join(self.notes[-1:]) + ")"
+        end = time.strftime("%H:%M:%S", time.localtime(self.completion_s["p50"]))
+        return (f"{head}, final P50 {_g(self.p50.get(metric))} [P5 {_g(self.p5.get(metric))}, "
+                f"P95 {_g(self.p95.get(metric))}] {unit}; ends ~{end} (P50)")
+
+
+def _g(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def forecast(source: Any, *, n_trials: int | None = None,
+             settings: ForecastSettings | None = None, now_s: float | None = None,
+             **options: Any) -> Forecast:
+    """Forecast a study's final totals from what it has run so far.
+
+    Args:
+        source: an ``optuna.Study`` (live: its storage's trials now, its sampler and pruner),
+            a :class:`~tunecost.live.StudySoFar`, or finished trials' records (with
+            ``strategy`` in the settings for the remaining trials' search).
+        n_trials: trials the study runs in all (or in ``settings``).
+        settings: all options at once; else ``options`` are
+            :class:`~tunecost.live.ForecastSettings` fields.
+        now_s: the moment, POSIX s (default: now for a live study, else the last trial's
+            end).
+
+    Returns:
+        The :class:`Forecast`.
+
+    Raises:
+        ConfigError: a setting breaks its rule, records without a ``strategy``, a prior that
+            does not load.
+        pydantic.ValidationError: a settings field breaks its rule.
+
+    Example:
+        >>> import optuna, tunecost
+        >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+        >>> study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        >>> f = tunecost.forecast(study, n_trials=20)
+        >>> f.basis, f.spent["trials"]
+        ('none', 0.0)
+    """
+    t0 = time.perf_counter()
+    if settings is None:
+        settings = ForecastSettings(n_trials=n_trials, **options)
+    elif n_trials is not None or options:
+        settings = settings.model_copy(update={"n_trials": n_trials or settings.n_trials,
+                                               **options})
+    so_far = _so_far(source, now_s)
+    records = list(so_far.records)
+    scope = energy_scope(records)
+    done, unmeasured = spent(records, settings, elapsed_s=so_far.elapsed_s, scope=scope)
+    notes: list[str] = []
+    if unmeasured:
+        notes.append(f"{unmeasured} finished trial(s) have no energy reading and count 0 J: "
+                     "wrap the objective in tunecost.calibrate.measured")
+    base = {"study": so_far.name, "n_trials": settings.n_trials, "n_finished": len(records),
+            "n_running": len(so_far.running), "now_s": so_far.now_s, "spent": done}
+    remaining = settings.n_trials - len(records)
+    if remaining <= 0:
+        final = {k: v for k, v in done.items()}
+        return Forecast(basis="finished", p5=final, p50=final, p95=final,
+                        completion_s={q: so_far.now_s for q in ("p5", "p50", "p95")},
+                        compute_s=time.perf_counter() - t0, notes=tuple(notes), **base)
+    with tempfile.TemporaryDirectory(prefix="tunecost-forecast-") as tmp:
+        basis, cal_path = _calibration(so_far, settings, Path(tmp), notes)
+        if cal_path is None:
+            return Forecast(basis="none", compute_s=time.perf_counter() - t0,
+                            notes=tuple(notes), **base)
+        result = _replay(so_far, settings, cal_path, remaining)
+    m = result.metrics
+    trial_kwh = m["energy_kwh"] - m["waiting_energy_kwh"] - m["overhead_energy_kwh"]
+    final = priced({
+        "trials": done["trials"] + m["n_trials"],
+        "device_hours": done["device_hours"] + m["gpu_hours"],
+        "wall_clock_h": done["wall_clock_h"] + m["wall_clock_h"],
+        "energy_kwh": done["energy_kwh"] + trial_kwh,
+    }, settings)
+    q = {k: np.percentile(v, [5, 50, 95]) for k, v in final.items()}
+    ends = so_far.now_s + np.percentile(m["wall_clock_h"], [5, 50, 95]) * S_PER_H
+    return Forecast(
+        basis=basis,
+        p5={k: float(v[0]) for k, v in q.items()},
+        p50={k: float(v[1]) for k, v in q.items()},
+        p95={k: float(v[2]) for k, v in q.items()},
+        completion_s=dict(zip(("p5", "p50", "p95"), map(float, ends), strict=True)),
+        replicates=settings.replicates, compute_s=time.perf_counter() - t0,
+        notes=tuple(notes), **base)
+
+
+def _so_far(source: Any, now_s: float | None) -> StudySoFar:
+    if isinstance(source, StudySoFar):
+        return source
+    if isinstance(source, Sequence) and all(isinstance(r, TrialRecord) for r in source):
+        return StudySoFar.from_records(source, now_s=now_s)
+    if hasattr(source, "study_name") and hasattr(source, "get_trials"):
+        return StudySoFar.from_optuna(source, now_s=now_s)
+    raise ConfigError(f"forecast takes an optuna.Study, a StudySoFar or a list of "
+                      f"TrialRecord, but got {type(source).__name__}")
+
+
+def space_of(distributions: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A calibration search space (``fit_calibration(space=...)``) from Optuna
+    distributions, so the fit knows the whole space the study asks, not only the part its
+    first trials saw."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, d in distributions.items():
+        if isinstance(d, CategoricalDistribution):
+            out[name] = {"type": "categorical", "choices": list(d.choices)}
+        elif isinstance(d, IntDistribution):
+            out[name] = {"type": "int", "low": d.low, "high": d.high, "log": d.log,
+                         **({} if d.log or d.step == 1 else {"step": d.step})}
+        elif isinstance(d, FloatDistribution):
+            out[name] = {"type": "float", "low": d.low, "high": d.high, "log": d.log}
+    return out
+
+
+def _calibration(so_far: StudySoFar, settings: ForecastSettings, tmp: Path,
+                 notes: list[str]) -> tuple[Basis, Path | None]:
+    """The calibration to replay from, written to ``tmp``; ``("none", None)`` without one.
+
+    With ``min_trials`` measured trials the study is refitted on them. With a prior as well,
+    the one that predicts trials it was not fitted on better is used: the prior's median
+    absolute % error of duration on the study's complete trials (all held out from it)
+    against the refit's cross-validated one (each trial predicted by a fit without it). A
+    few trials fit a model that extrapolates badly over a wide space; the prior, fitted on a
+    larger calibration study, then wins until the study has taught the refit more.
+    """
+    from tunecost.calibrate import evaluate_on, fit_calibration
+
+    prior = Calibration.load(settings.prior) if settings.prior is not None else None
+    fit_on = [r for r in so_far.records if r.state in ("COMPLETE", "PRUNED")]
+    refit = None
+    if len(fit_on) >= settings.min_trials:
+        try:
+            refit = fit_calibration(
+                fit_on, accelerator=_accelerator_for_fit(fit_on, settings),
+                n_folds=min(5, len(fit_on)),
+                space=space_of(so_far.distributions) if so_far.distributions else None,
+                direction=so_far.direction, rng=settings.seed)
+        except ConfigError as exc:
+            notes.append(f"recalibration on {len(fit_on)} trials failed: {exc}")
+    else:
+        notes.append(f"{len(fit_on)} of the {settings.min_trials} finished trials needed to "
+                     "recalibrate")
+    if refit is not None and prior is not None:
+        complete = [r for r in fit_on if r.state == "COMPLETE"]
+        refit_err = refit.duration.cv_mdape_pct[refit.duration.form]
+        try:
+            prior_err = float(evaluate_on(prior, complete)["duration_mdape_pct"])
+        except ConfigError as exc:  # no complete trial, or parameters the prior lacks
+            notes.append(f"the prior cannot predict the study's trials: {exc}")
+            prior_err = math.inf
+        better = "prior" if prior_err < refit_err else "recalibrated"
+        notes.append(f"duration error on trials not fitted: prior {prior_err:.1f} % (on "
+                     f"{len(complete)} of the study's trials), refit {refit_err:.1f} % "
+                     f"(cross-validated on {len(fit_on)}): {better}")
+        if better == "prior":
+            refit = None
+    if refit is not None:
+        path = tmp / "calibration.json"
+        refit.save(path)
+        return "recalibrated", path
+    if prior is not None:
+        return "prior", Path(str(settings.prior))
+    notes.append("no prior calibration given (prior=...): no forecast until then")
+    return "none", None
+
+
+def _accelerator_for_fit(records: Sequence[TrialRecord],
+                         settings: ForecastSettings) -> str | None:
+    if settings.accelerator not in (None, "cpu"):
+        return settings.accelerator
+    return next((r.accelerator for r in records if r.accelerator), None)
+
+
+def _replay(so_far: StudySoFar, settings: ForecastSettings, cal_path: Path,
+            remaining: int) -> Any:
+    """Replay the remaining trials ``settings.replicates`` times, continuing the study."""
+    from tunecost.config import CampaignConfig
+    from tunecost.simulate.events import run_events
+    from tunecost.simulate.events.optuna_replay import Continuation
+
+    accelerator = (settings.accelerator
+                   or next((r.accelerator for r in so_far.records if r.accelerator), None)
+                   or "cpu")
+    workers = settings.workers or so_far.workers_seen
+    continuation = None
+    if so_far.sampler is not None:
+        strategy: dict[str, Any] = {"kind": "optuna", "n_trials": remaining,
+                                    "objective": {"direction": so_far.direction}}
+        continuation = Continuation(
+            study_name=so_far.name, trials=list(so_far.frozen), sampler=so_far.sampler,
+            pruner=so_far.pruner, distributions=so_far.distributions,
+            running=list(so_far.running)[:remaining], horizon=settings.horizon)
+    elif settings.strategy is not None:
+        strategy = {**settings.strategy, "n_trials": remaining}
+    else:
+        raise ConfigError("a forecast from records needs the remaining trials' search: give "
+                          "strategy={'kind': 'ray_tune', 'scheduler': {...}} or a live "
+                          "optuna.Study")
+    cfg = CampaignConfig.model_validate({
+        "name": f"forecast-{so_far.name}", "workers": workers, "pue": settings.pue,
+        "carbon": {"g_co2e_per_kwh": settings.g_co2e_per_kwh or 0.0},
+        "studies": [{"name": so_far.name, "strategy": strategy,
+                     "hardware": {"accelerator": accelerator},
+                     "host_power_w": settings.host_power_w,
+                     "calibration": {"path": str(cal_path)}}]})
+    return run_events(cfg, replicates=settings.replicates, root=root_sequence(settings.seed),
+                      backend=settings.backend,
+                      continuations=None if continuation is None
+                      else {so_far.name: continuation})
+
+
