@@ -88,6 +88,21 @@ def simulate(
             "a Gantt chart (power as colour) beside it as .png."
         ),
     ] = None,
+    start_window: Annotated[
+        float | None,
+        typer.Option(
+            metavar="HOURS",
+            help="With an hourly carbon series (carbon.series_csv): find the start, up to "
+            "HOURS after the series' hour 0, at which the campaign (its P50 energy spread "
+            "evenly over its P50 wall clock) emits the least CO2e; printed, and in the JSON "
+            "as start_time.",
+        ),
+    ] = None,
+    start_step: Annotated[
+        float | None,
+        typer.Option(metavar="HOURS", help="Hours between the starts --start-window tries "
+                     "(default 1)."),
+    ] = None,
 ) -> None:
     """Simulate a campaign: P5/P50/P95 of trials, GPU-hours, wall clock, kWh, CO2e and $."""
     from tunecost.simulate import simulate_scenarios
@@ -95,6 +110,9 @@ def simulate(
     with user_errors():
         if calibration is not None and calibration.is_dir():
             raise ConfigError(f"--calibration {calibration} is a directory; give the JSON file")
+        if start_step is not None and start_window is None:
+            raise ConfigError("--start-step needs --start-window (the window it steps through)")
+        step = {} if start_step is None else {"start_step_h": start_step}
         loaded = load_config(config, calibration=calibration)
         bar, task = replicates_bar()
 
@@ -105,7 +123,7 @@ def simulate(
             results = simulate_scenarios(
                 loaded, replicates=replicates, seed=seed, ledger=ledger, timeline=timeline,
                 progress=progress, backend=backend, address=address, chunk_size=chunk_size,
-                engine=engine,
+                engine=engine, start_window_h=start_window, **step,
             )
         summaries = [r.summary() for r in results]
     for summary in summaries:
@@ -147,6 +165,24 @@ def _render_campaign(summary: dict[str, Any]) -> None:
     )
     if len(summary["studies"]) > 1:
         _render_studies(summary, hours_unit)
+    if "start_time" in summary:
+        _render_start(summary["start_time"])
+
+
+def _render_start(start: dict[str, Any]) -> None:
+    """The best start within the window against starting now, and the saving."""
+    n = len(start["offsets_h"])
+    rows = (
+        ("now (+0 h)", number(start["co2e_kg_now"])),
+        (f"best (+{start['best_offset_h']:g} h)", number(start["co2e_kg"])),
+        ("saving", f"{number(start['saving_kg'])} ({start['saving_pct']:.1f} %)"),
+    )
+    notes = (
+        f"{n:,} starts tried: every {start['step_h']:g} h up to {start['window_h']:g} h after "
+        "the carbon series' hour 0",
+        f"profile: {start['profile']['how']}",
+    )
+    render_table(TextTable("carbon-aware start", ("start", "CO2e (kg)"), rows, notes))
 
 
 def _render_studies(summary: dict[str, Any], hours_unit: str) -> None:

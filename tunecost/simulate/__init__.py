@@ -40,6 +40,7 @@ from tunecost.simulate._result import (
     StudyResult,
 )
 from tunecost.simulate.scenarios import per_scenario_path, simulate_scenarios
+from tunecost.simulate.start_time import PowerProfile, StartChoice, best_start
 
 __all__ = [
     "BACKENDS",
@@ -50,9 +51,12 @@ __all__ = [
     "Backend",
     "CampaignResult",
     "LocalBackend",
+    "PowerProfile",
     "ProcessBackend",
     "RayBackend",
+    "StartChoice",
     "StudyResult",
+    "best_start",
     "get_backend",
     "ray_connect",
     "per_scenario_path",

@@ -3,20 +3,23 @@ hands it the run's root seed."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 from tunecost._atomic import check_writable
 from tunecost._rng import RngLike, root_sequence
+from tunecost.carbon import IntensitySeries
 from tunecost.config import CampaignConfig
 from tunecost.exceptions import ConfigError
 from tunecost.simulate._backends import Backend
-from tunecost.simulate._resolve import replicates_and_seed
+from tunecost.simulate._resolve import carbon_series, replicates_and_seed
 from tunecost.simulate._result import CampaignResult, finite_totals
 from tunecost.simulate._vectorized import run_vectorized
 from tunecost.simulate.events import needs_replay, run_events
+from tunecost.simulate.start_time import best_start, start_offsets_h
 
-__all__ = ["ENGINES", "simulate"]
+__all__ = ["ENGINES", "check_start_window", "simulate"]
 
 ENGINES = {"vectorized": run_vectorized, "replay": run_events}
 """Registry: engine name -> its runner, ``run(config, *, replicates, root, ledger, progress,
@@ -38,6 +41,8 @@ def simulate(
     keep_replicates: bool | None = None,
     engine: str = "auto",
     timeline: str | Path | None = None,
+    start_window_h: float | None = None,
+    start_step_h: float = 1.0,
 ) -> CampaignResult:
     """Simulate ``replicates`` independent runs of a campaign.
 
@@ -71,6 +76,13 @@ def simulate(
             on a simulated clock), or ``"auto"``: the replay when a study's strategy is one
             only the replay runs (``optuna``, ``ray_tune``).
         timeline: replay only: write replicate 0's per-worker timeline CSV and Gantt PNG.
+        start_window_h: also find the start, within this many hours after the carbon
+            series' hour 0 (where the campaign is simulated to start), every
+            ``start_step_h`` hours, at which the campaign's power profile
+            (:meth:`CampaignResult.power_profile`) emits the least CO2e: the result's
+            ``start_time`` (:func:`~tunecost.simulate.start_time.best_start`). Needs an
+            hourly carbon series (``carbon.series_csv``).
+        start_step_h: hours between the candidate starts.
     """
     # Checked before any work: a ledger path that is a folder must not fail after the run.
     if ledger is not None:
@@ -83,6 +95,9 @@ def simulate(
         )
     if rng is not None and seed is not None:
         raise ConfigError("pass `seed` or `rng`, not both")
+    # Checked before the run: a constant intensity or a bad window must not fail after it.
+    series = (None if start_window_h is None
+              else check_start_window(config, start_window_h, start_step_h))
     name = engine if engine != "auto" else "replay" if needs_replay(config) else "vectorized"
     n_reps, root_seed = replicates_and_seed(config, replicates, seed)
     root = root_sequence(root_seed if rng is None else rng)
@@ -93,5 +108,32 @@ def simulate(
             raise ConfigError("a worker timeline comes from the replay engine: pass "
                               "engine='replay' (tunecost simulate --engine replay)")
         options["timeline"] = timeline
-    return ENGINES[name](config, replicates=n_reps, root=root, ledger=ledger,
-                         progress=progress, **options)
+    result = ENGINES[name](config, replicates=n_reps, root=root, ledger=ledger,
+                           progress=progress, **options)
+    if start_window_h is None or series is None:
+        return result
+    choice = best_start(result.power_profile(), series, window_h=start_window_h,
+                        step_h=start_step_h)
+    return dataclasses.replace(result, start_time=choice)
+
+
+def check_start_window(
+    config: CampaignConfig, window_h: float, step_h: float
+) -> IntensitySeries:
+    """The campaign's carbon series, for a start-time search over ``window_h`` hours in
+    ``step_h`` steps, checked before any simulation runs.
+
+    Raises:
+        ConfigError: the campaign's intensity is constant (no ``carbon.series_csv``), or
+            the window or step breaks a rule of
+            :func:`~tunecost.simulate.start_time.start_offsets_h`.
+    """
+    series = carbon_series(config.carbon)
+    if series is None:
+        raise ConfigError(
+            f"campaign {config.name!r}: a carbon-aware start (start_window_h; tunecost "
+            "simulate --start-window) needs an hourly carbon series: set carbon.series_csv "
+            "(under a constant intensity every start emits the same)"
+        )
+    start_offsets_h(window_h=window_h, step_h=step_h)
+    return series

@@ -16,6 +16,7 @@ from tunecost.carbon import IntensitySeries, load_intensity_series
 from tunecost.config import (
     MAX_REPLICATES,
     CampaignConfig,
+    CarbonConfig,
     PricingConfig,
     StudyCalibrationConfig,
     StudyConfig,
@@ -282,6 +283,14 @@ def expected_trial(study: ResolvedStudy) -> tuple[float, float]:
     return float(mean_s) / S_PER_H, float(study.shares @ study.busy_kw)
 
 
+def carbon_series(carbon: CarbonConfig) -> IntensitySeries | None:
+    """The campaign's hourly intensity series, read from ``carbon.series_csv``; ``None`` for
+    a constant intensity (a region or a number)."""
+    if carbon.series_csv is None:
+        return None
+    return load_intensity_series(str(carbon.series_csv), step_h=carbon.step_h)
+
+
 def resolve(config: CampaignConfig) -> ResolvedCampaign:
     """Look up every catalog figure the campaign names and build its models.
 
@@ -295,8 +304,8 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
         pue, sources["pue"] = row.pue, f"{row.key} = {row.pue}: {row.source}"
     else:
         pue = float(config.pue)
-    series = None
     carbon = config.carbon
+    series = carbon_series(carbon)
     if carbon.region is not None:
         grid = catalog.grid_intensity(carbon.region)
         g_per_kwh = grid.g_co2e_per_kwh
@@ -305,8 +314,7 @@ def resolve(config: CampaignConfig) -> ResolvedCampaign:
         )
     elif carbon.g_co2e_per_kwh is not None:
         g_per_kwh = carbon.g_co2e_per_kwh
-    else:
-        series = load_intensity_series(str(carbon.series_csv), step_h=carbon.step_h)
+    else:  # the series (the config holds exactly one of region, number and series)
         g_per_kwh = series.mean_g_co2e_per_kwh
         sources["carbon"] = f"series {carbon.series_csv} (mean {g_per_kwh:.1f} g/kWh)"
     usd_per_kwh = float("nan")

@@ -13,7 +13,8 @@ import numpy as np
 
 from tunecost.exceptions import ConfigError
 from tunecost.simulate._resolve import ResolvedCampaign
-from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, summarize
+from tunecost.simulate.start_time import PowerProfile, StartChoice
+from tunecost.summary import RELATIVE_ACCURACY, StreamingSummary, format_figure, summarize
 
 __all__ = ["KEEP_REPLICATES_MAX", "SCHEMA_VERSION", "CampaignResult", "StudyResult",
            "assumptions", "finite_totals"]
@@ -73,6 +74,8 @@ class CampaignResult:
             :func:`simulate`), a :class:`~tunecost.summary.StreamingSummary` per metric and
             for ``tuning_multiplier``; ``metrics`` is then empty and ``tuning_multiplier``
             has no elements.
+        start_time: the carbon-aware start within a window (``simulate(...,
+            start_window_h=...)``), of :meth:`power_profile`; ``None`` when not asked.
     """
 
     name: str
@@ -87,6 +90,32 @@ class CampaignResult:
     assumptions: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, StreamingSummary] | None = None
     engine: str = "vectorized"
+    start_time: StartChoice | None = None
+
+    def power_profile(self) -> PowerProfile:
+        """The campaign's power schedule as one constant block: the P50 wall clock at the
+        P50 energy's mean IT power (P50 energy / PUE / P50 wall clock), from the start.
+
+        A flat block, not replicate 0's schedule: the start time then answers for a typical
+        replicate rather than for one draw, and holds for either engine (the replay's
+        timeline and the ledger keep one replicate only). Its CO2e at offset 0 is therefore
+        the P50 energy at the series' mean intensity over the P50 wall clock, close to but
+        not the simulated P50 CO2e, which charges each job the hours it ran.
+
+        Raises:
+            ConfigError: the campaign's energy or wall clock has no summary (no replicates).
+        """
+        metrics = self.summary()["metrics"]
+        energy, wall = metrics.get("energy_kwh"), metrics.get("wall_clock_h")
+        if energy is None or wall is None:
+            raise ConfigError("the campaign has no energy or wall clock to build a power "
+                              "profile from")
+        pue = float(self.assumptions.get("pue", 1.0))
+        energy_kwh, wall_h = energy["p50"], wall["p50"]
+        it_kw = energy_kwh / pue / wall_h if wall_h > 0 else 0.0
+        how = (f"P50 energy over P50 wall clock, {format_figure(energy_kwh)} kWh / "
+               f"{format_figure(wall_h)} h = {format_figure(it_kw)} kW IT × PUE {pue:g}")
+        return PowerProfile.block(duration_h=wall_h, power_kw=it_kw, pue=pue, how=how)
 
     def summary(self) -> dict[str, Any]:
         """The JSON report: summaries (mean, std, p5, p50, p95) of every metric.
@@ -127,6 +156,7 @@ class CampaignResult:
                 for s in self.studies
             ],
             "assumptions": self.assumptions,
+            **({} if self.start_time is None else {"start_time": self.start_time.to_dict()}),
         }
 
 

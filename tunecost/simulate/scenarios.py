@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tunecost.config import CampaignConfig, ScenarioSet
-from tunecost.simulate._dispatch import simulate
+from tunecost.simulate._dispatch import check_start_window, simulate
 from tunecost.simulate._result import CampaignResult
 
 __all__ = ["per_scenario_path", "simulate_scenarios"]
@@ -63,6 +63,10 @@ def simulate_scenarios(
     """
     campaigns = list(loaded.scenarios) if isinstance(loaded, ScenarioSet) else [loaded]
     n = len(campaigns)
+    if options.get("start_window_h") is not None:  # every scenario, before any one runs
+        for campaign in campaigns:
+            check_start_window(campaign, options["start_window_h"],
+                               options.get("start_step_h", 1.0))
     results = []
     for campaign in campaigns:
         report = None
