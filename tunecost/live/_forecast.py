@@ -30,7 +30,7 @@ from tunecost._rng import root_sequence
 from tunecost.calibrate.calibration import Calibration
 from tunecost.calibrate.records import TrialRecord
 from tunecost.exceptions import ConfigError
-from tunecost.live.settings import METRICS, ForecastSettings
+from tunecost.live.settings import ForecastSettings
 from tunecost.live.so_far import StudySoFar
 from tunecost.live.totals import energy_scope, priced, spent
 from tunecost.units import S_PER_H
