@@ -99,7 +99,7 @@ class CostBudget:
         attrs[f"{ATTR}budget_{self.budget.metric}"] = self.budget.limit
         n = len(so_far.records)
         if self.every is not None and n >= self._next_forecast_at:
-            self.last = run_forecast(so_far, settings=self.settings)
+            self.last = run_forecast(so_far, settings=self.settings, previous=self.last)
             self._next_forecast_at = n + self.every
             attrs.update(self.last.attrs())
             logger.info("%s", self.last.line(self.budget.metric))

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from tunecost._atomic import atomic_open
 from tunecost._errors import one_line
@@ -88,6 +95,10 @@ class Calibration(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Design rows of single configurations, by their values: the replay draws one trial at a
+    # time and a forecast's repeated configurations recur (the fields are frozen).
+    _rows: dict[tuple[Any, ...], np.ndarray] = PrivateAttr(default_factory=dict)
+
     schema_version: Literal[1] = 1
     study: str
     accelerator: str | None
@@ -141,7 +152,17 @@ class Calibration(BaseModel):
         value (a sampler that draws every dimension gets the branch's cost), and where it is
         NaN / ``None`` or missing from ``params``.
         """
-        return _design(self.features, params, self.space)
+        key = _one_configuration(params)
+        if key is None:
+            return _design(self.features, params, self.space)
+        row = self._rows.get(key)
+        if row is None:
+            if len(self._rows) >= _ROWS_KEPT:
+                self._rows.clear()
+            row = _design(self.features, params, self.space)
+            row.setflags(write=False)
+            self._rows[key] = row
+        return row
 
     def predict_duration_s(self, params: Mapping[str, Any]) -> np.ndarray:
         """Median trial wall time, s, shape ``S``."""
@@ -246,3 +267,19 @@ class Calibration(BaseModel):
         if self.energy is None:
             raise ConfigError("this calibration has no energy model: its records had no energy_j")
         return self.energy.model()
+
+
+_ROWS_KEPT = 4096
+"""Single-configuration design rows a calibration keeps (:meth:`Calibration.design`)."""
+
+
+def _one_configuration(params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """A hashable key of ``params`` when it holds one configuration (arrays of shape
+    ``(1,)``), else ``None``."""
+    key = []
+    for name, value in params.items():
+        arr = np.asarray(value)
+        if arr.shape != (1,) or arr.dtype == object:
+            return None
+        key.append((name, arr.dtype.str, arr.item()))
+    return tuple(sorted(key))

@@ -181,7 +181,7 @@ class CurveModel(BaseModel):
     def fit(cls, X: np.ndarray, positions: Sequence[Sequence[float]],
             values: Sequence[Sequence[float]], *, axis: Literal["step", "fraction"],
             direction: Literal["minimize", "maximize"] = "minimize",
-            max_grid: int = MAX_GRID) -> CurveModel:
+            max_grid: int = MAX_GRID, theta: Sequence[float] | None = None) -> CurveModel:
         """Fit to measured curves.
 
         Args:
@@ -191,9 +191,14 @@ class CurveModel(BaseModel):
             axis: what the positions are.
             direction: which way is better.
             max_grid: grid points at most.
+            theta: log length scales (one per design column) and log noise to use instead
+                of choosing them (:attr:`theta` of an earlier fit on fewer of the same
+                study's trials: a refit as trials come in then costs a few solves, not an
+                optimisation).
 
         Raises:
-            ConfigError: fewer than 4 trials with curves, or a non-finite value.
+            ConfigError: fewer than 4 trials with curves, a non-finite value, or a ``theta``
+                of the wrong length.
         """
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or len(positions) != len(X) or len(values) != len(X):
@@ -223,7 +228,12 @@ class CurveModel(BaseModel):
         if not covered.any():
             raise ConfigError("no report position is shared by >= 4 trials' curves")
         grid, U = grid[covered], U[:, covered]
-        theta = _best_theta(X, U)
+        if theta is None:
+            theta = _best_theta(X, U)
+        elif len(theta) != X.shape[1] + 1:
+            raise ConfigError(f"theta needs {X.shape[1] + 1} entries (a log length scale per "
+                              f"design column and the log noise), but got {len(theta)}")
+        theta = np.asarray(theta, dtype=float)
         loo = _loo_residuals(X, U, np.exp(theta[:-1]), float(np.exp(theta[-1])))
         lin = _loo_residuals(X, U, np.full(X.shape[1], 1e6), 1e6)  # the trend alone
         model = cls(
@@ -234,6 +244,11 @@ class CurveModel(BaseModel):
         return model.model_copy(update={"cv": _cv(model, U, loo, lin)})
 
     # --------------------------------------------------------------------------- prediction
+
+    @property
+    def theta(self) -> list[float]:
+        """Log length scales and log noise: what :meth:`fit` takes back as ``theta``."""
+        return [*np.log(self.length_scales).tolist(), math.log(self.noise)]
 
     def predict_u(self, X: np.ndarray) -> np.ndarray:
         """Transformed values at every grid position, shape ``(n, K)``."""

@@ -99,6 +99,7 @@ def fit_calibration(
     direction: str | None = None,
     repeats: Sequence[TrialRecord] = (),
     rng: RngLike = 0,
+    curve_theta: Sequence[float] | None = None,
 ) -> Calibration:
     """Fit per-trial duration and energy models, search space and learning curves.
 
@@ -136,6 +137,10 @@ def fit_calibration(
             the records' ``attrs["direction"]`` (or Ray's ``attrs["mode"]``), else minimize.
         repeats: extra records with repeated configurations, used only for :attr:`seed_noise`.
         rng: seed or generator for the fold shuffle.
+        curve_theta: the learning-curve model's hyperparameters from an earlier fit of the
+            same study (``calibration.curve_model.theta``): reused instead of optimised (a
+            live refit; a ``theta`` whose length no longer fits the features is optimised
+            afresh).
 
     Returns:
         The frozen calibration; same inputs and seed give identical JSON.
@@ -243,7 +248,8 @@ def fit_calibration(
             {_energy_source_label(r, scope) for r in used}),
         log_residual_corr=corr,
         learning_curve=_fit_learning_curve(used, direction),
-        curve_model=fit_curve_model(used, features, resource, direction),
+        curve_model=fit_curve_model(used, features, resource, direction,
+                                    theta=curve_theta),
         report_schedule=_report_schedule(used, resource, offset, notes),
         setup=SetupTime.measure([r for r in used if r.state == "COMPLETE"]),
         trial_overhead=TrialOverhead.measure(records),
@@ -253,8 +259,8 @@ def fit_calibration(
 
 
 def fit_curve_model(records: Sequence[TrialRecord], features: Sequence[FeatureSpec],
-                    resource: str | None, direction: Literal["minimize", "maximize"]
-                    ) -> CurveModel | None:
+                    resource: str | None, direction: Literal["minimize", "maximize"],
+                    theta: Sequence[float] | None = None) -> CurveModel | None:
     """The learning-curve model of the records' curves (COMPLETE and PRUNED trials alike: a
     pruned trial's early reports are data too), or ``None`` with fewer than 4 curves.
 
@@ -280,10 +286,12 @@ def fit_curve_model(records: Sequence[TrialRecord], features: Sequence[FeatureSp
     values = [np.array([p.value for p in r.curve], dtype=float) for r in recs]
     if any(np.any(np.diff(p) <= 0) for p in positions):
         return None  # steps that go back (a resumed trial reporting twice): not one curve
+    if theta is not None and len(theta) != X.shape[1] + 1:
+        theta = None  # the features changed (a new category seen): choose them afresh
     try:
         return CurveModel.fit(X, positions, values,
                               axis="step" if resource is None else "fraction",
-                              direction=direction)
+                              direction=direction, theta=theta)
     except ConfigError:
         return None  # too few trials share a report position: no model, say nothing wrong
 

@@ -61,6 +61,9 @@ class Forecast:
         replicates: replays behind the percentiles.
         compute_s: seconds the forecast took.
         notes: what was assumed or refused, one line each.
+        calibration: the calibration the remaining trials were replayed from.
+        theta_trials: trials the refit's learning-curve hyperparameters were chosen on (a
+            later forecast reuses them until the study has twice as many).
     """
 
     study: str
@@ -77,6 +80,8 @@ class Forecast:
     replicates: int = 0
     compute_s: float = 0.0
     notes: tuple[str, ...] = ()
+    calibration: Calibration | None = field(default=None, repr=False, compare=False)
+    theta_trials: int = 0
 
     def attrs(self) -> dict[str, Any]:
         """Flat study user attributes (what optuna-dashboard shows as columns):
@@ -122,7 +127,7 @@ def _g(x: float | None) -> str:
 
 def forecast(source: Any, *, n_trials: int | None = None,
              settings: ForecastSettings | None = None, now_s: float | None = None,
-             **options: Any) -> Forecast:
+             previous: Forecast | None = None, **options: Any) -> Forecast:
     """Forecast a study's final totals from what it has run so far.
 
     Args:
@@ -134,6 +139,9 @@ def forecast(source: Any, *, n_trials: int | None = None,
             :class:`~tunecost.live.ForecastSettings` fields.
         now_s: the moment, POSIX s (default: now for a live study, else the last trial's
             end).
+        previous: the study's last forecast: its refit's learning-curve hyperparameters are
+            reused until the study has twice the trials they were chosen on (a refit then
+            costs solves, not an optimisation: what keeps a callback's update short).
 
     Returns:
         The :class:`Forecast`.
@@ -174,10 +182,12 @@ def forecast(source: Any, *, n_trials: int | None = None,
                         completion_s={q: so_far.now_s for q in ("p5", "p50", "p95")},
                         compute_s=time.perf_counter() - t0, notes=tuple(notes), **base)
     with tempfile.TemporaryDirectory(prefix="tunecost-forecast-") as tmp:
-        basis, cal_path = _calibration(so_far, settings, Path(tmp), notes)
-        if cal_path is None:
+        basis, cal, theta_trials = _calibration(so_far, settings, notes, previous)
+        if cal is None:
             return Forecast(basis="none", compute_s=time.perf_counter() - t0,
                             notes=tuple(notes), **base)
+        cal_path = Path(tmp) / "calibration.json"
+        cal.save(cal_path)
         result = _replay(so_far, settings, cal_path, remaining)
     m = result.metrics
     trial_kwh = m["energy_kwh"] - m["waiting_energy_kwh"] - m["overhead_energy_kwh"]
@@ -196,7 +206,7 @@ def forecast(source: Any, *, n_trials: int | None = None,
         p95={k: float(v[2]) for k, v in q.items()},
         completion_s=dict(zip(("p5", "p50", "p95"), map(float, ends), strict=True)),
         replicates=settings.replicates, compute_s=time.perf_counter() - t0,
-        notes=tuple(notes), **base)
+        notes=tuple(notes), calibration=cal, theta_trials=theta_trials, **base)
 
 
 def _so_far(source: Any, now_s: float | None) -> StudySoFar:
@@ -228,35 +238,44 @@ def space_of(distributions: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _calibration(so_far: StudySoFar, settings: ForecastSettings, tmp: Path,
-                 notes: list[str]) -> tuple[Basis, Path | None]:
-    """The calibration to replay from, written to ``tmp``; ``("none", None)`` without one.
+def _calibration(so_far: StudySoFar, settings: ForecastSettings, notes: list[str],
+                 previous: Forecast | None) -> tuple[Basis, Calibration | None, int]:
+    """The calibration to replay from, its basis, and the trials its curve hyperparameters
+    were chosen on; ``("none", None, 0)`` without one.
 
-    With ``min_trials`` measured trials the study is refitted on them. With a prior as well,
-    the one that predicts trials it was not fitted on better is used: the prior's median
-    absolute % error of duration on the study's complete trials (all held out from it)
-    against the refit's cross-validated one (each trial predicted by a fit without it). A
-    few trials fit a model that extrapolates badly over a wide space; the prior, fitted on a
-    larger calibration study, then wins until the study has taught the refit more.
+    With ``min_trials`` measured trials the study is refitted on them. With a prior as well
+    and ``settings.calibration == "auto"``, the one that predicts trials it was not fitted on
+    better is used: the prior's median absolute % error of duration on the study's complete
+    trials (all held out from it) against the refit's cross-validated one (each trial
+    predicted by a fit without it).
     """
     from tunecost.calibrate import evaluate_on, fit_calibration
 
     prior = Calibration.load(settings.prior) if settings.prior is not None else None
     fit_on = [r for r in so_far.records if r.state in ("COMPLETE", "PRUNED")]
-    refit = None
-    if len(fit_on) >= settings.min_trials:
+    refit, theta_trials = None, 0
+    if settings.calibration == "prior":
+        pass
+    elif len(fit_on) >= settings.min_trials:
+        theta = None
+        if (previous is not None and previous.basis == "recalibrated"
+                and previous.calibration is not None
+                and previous.calibration.curve_model is not None
+                and len(fit_on) < 2 * previous.theta_trials):
+            theta, theta_trials = previous.calibration.curve_model.theta, previous.theta_trials
         try:
             refit = fit_calibration(
                 fit_on, accelerator=_accelerator_for_fit(fit_on, settings),
-                n_folds=min(5, len(fit_on)),
-                space=space_of(so_far.distributions) if so_far.distributions else None,
-                direction=so_far.direction, rng=settings.seed)
+                n_folds=min(5, len(fit_on)), space=_space(so_far, settings),
+                direction=so_far.direction, rng=settings.seed, curve_theta=theta)
         except ConfigError as exc:
             notes.append(f"recalibration on {len(fit_on)} trials failed: {exc}")
+        else:
+            theta_trials = theta_trials if theta is not None else len(fit_on)
     else:
         notes.append(f"{len(fit_on)} of the {settings.min_trials} finished trials needed to "
                      "recalibrate")
-    if refit is not None and prior is not None:
+    if refit is not None and prior is not None and settings.calibration == "auto":
         complete = [r for r in fit_on if r.state == "COMPLETE"]
         refit_err = refit.duration.cv_mdape_pct[refit.duration.form]
         try:
@@ -271,13 +290,18 @@ def _calibration(so_far: StudySoFar, settings: ForecastSettings, tmp: Path,
         if better == "prior":
             refit = None
     if refit is not None:
-        path = tmp / "calibration.json"
-        refit.save(path)
-        return "recalibrated", path
+        return "recalibrated", refit, theta_trials
     if prior is not None:
-        return "prior", Path(str(settings.prior))
+        return "prior", prior, 0
     notes.append("no prior calibration given (prior=...): no forecast until then")
-    return "none", None
+    return "none", None, 0
+
+
+def _space(so_far: StudySoFar, settings: ForecastSettings) -> dict[str, Any] | None:
+    """The space the study searches: the settings', else the live study's distributions."""
+    if settings.space is not None:
+        return settings.space
+    return space_of(so_far.distributions) if so_far.distributions else None
 
 
 def _accelerator_for_fit(records: Sequence[TrialRecord],
@@ -300,7 +324,10 @@ def _replay(so_far: StudySoFar, settings: ForecastSettings, cal_path: Path,
     workers = settings.workers or so_far.workers_seen
     continuation = None
     if so_far.sampler is not None:
+        # The real sampler replaces the config's; the config asks for SciPy's log_ndtr in
+        # TPE (proposals equal to 1e-12, half the ask time).
         strategy: dict[str, Any] = {"kind": "optuna", "n_trials": remaining,
+                                    "sampler": {"name": "TPESampler", "fast_log_ndtr": True},
                                     "objective": {"direction": so_far.direction}}
         continuation = Continuation(
             study_name=so_far.name, trials=list(so_far.frozen), sampler=so_far.sampler,
@@ -318,7 +345,8 @@ def _replay(so_far: StudySoFar, settings: ForecastSettings, cal_path: Path,
         "studies": [{"name": so_far.name, "strategy": strategy,
                      "hardware": {"accelerator": accelerator},
                      "host_power_w": settings.host_power_w,
-                     "calibration": {"path": str(cal_path)}}]})
+                     "calibration": {"path": str(cal_path),
+                                     "search_space": _space(so_far, settings)}}]})
     return run_events(cfg, replicates=settings.replicates, root=root_sequence(settings.seed),
                       backend=settings.backend,
                       continuations=None if continuation is None

@@ -34,11 +34,17 @@ class ForecastSettings(BaseModel):
             trial's device per hour; ``usd`` is the priced parts' sum (``None`` unpriced).
         prior: a calibration file to forecast from until the study has ``min_trials``
             measured trials (or when refitting on them fails).
+        calibration: ``auto`` (the study's refit or the prior, whichever predicts trials it
+            was not fitted on better), ``study`` (the refit once there are ``min_trials``),
+            ``prior`` (always the prior).
         min_trials: measured finished trials needed to recalibrate on the study itself.
         replicates: replays of the remaining trials (each with its own sampler seed, costs
             and curves).
         horizon: trials each replay asks of the real sampler; later ones repeat its own
             proposals (bounds the cost: TPE's asks grow with the study); ``None``: all.
+        space: the search space as a config's ``calibration.search_space`` (``{"lr": {"type":
+            "float", "low": 1e-4, "high": 1e-2, "log": true}}``), for records (a live Optuna
+            study's distributions give it); ``None``: inferred from the trials so far.
         strategy: the remaining trials' search as a config ``strategy`` (``{"kind":
             "ray_tune", "scheduler": {...}}``) when the study is given as records; a live
             Optuna study brings its own sampler and pruner.
@@ -57,9 +63,11 @@ class ForecastSettings(BaseModel):
     usd_per_kwh: float | None = Field(default=None, gt=0, le=100)
     usd_per_device_hour: float | None = Field(default=None, gt=0, le=10_000)
     prior: Path | None = None
+    calibration: Literal["auto", "study", "prior"] = "auto"
     min_trials: int = Field(default=8, ge=4, le=100_000)
     replicates: int = Field(default=32, ge=1, le=100_000)
     horizon: int | None = Field(default=50, ge=0, le=10_000_000)
+    space: dict[str, dict[str, Any]] | None = None
     strategy: dict[str, Any] | None = None
     seed: int = Field(default=0, ge=0, lt=2**63)
     backend: str = "local"

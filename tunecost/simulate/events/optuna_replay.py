@@ -82,6 +82,8 @@ def reseeded(sampler: Any, seed: int) -> Any:
     attributes, some in nested samplers (TPE's random start-up sampler, CMA-ES's
     independent one); ``reseed_rng`` would draw from the OS, so a forecast would not
     repeat. Each random state found (two levels of nested samplers deep) gets its own seed.
+    Search-space caches bound to the real study (``IntersectionSearchSpace`` keeps its
+    study's id) start empty, for the replicate's own study.
     """
     from optuna.samplers import BaseSampler
     from optuna.samplers._lazy_random_state import LazyRandomState
@@ -99,6 +101,8 @@ def reseeded(sampler: Any, seed: int) -> Any:
                 count[0] += 1
             elif isinstance(value, BaseSampler) and depth < 2:
                 walk(value, depth + 1)
+            elif hasattr(value, "_study_id") and hasattr(value, "_include_pruned"):
+                value.__init__(include_pruned=value._include_pruned)
 
     walk(out, 0)
     return out
