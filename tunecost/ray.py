@@ -31,8 +31,11 @@ from tunecost.live.ray_ledger import FORECAST_FILE, RayLedger, ledger_of
 
 try:
     from ray.tune import Callback, Stopper
-except ImportError:  # pragma: no cover - exercised without the extra
-    raise MissingExtraError("ray", "ray") from None
+except ImportError:  # pragma: no cover - without the extra the module imports, and using it
+    Callback = Stopper = object  # raises MissingExtraError
+    _HAVE_RAY = False
+else:
+    _HAVE_RAY = True
 
 __all__ = ["FORECAST_FILE", "CostCallback", "CostStopper", "RayLedger"]
 
@@ -77,6 +80,8 @@ class CostStopper(Stopper):  # type: ignore[misc]
                  budget_usd: float | None = None, n_trials: int, metric: str,
                  mode: str = "min", stop_when: StopWhen = "spent", every: int = 1,
                  ledger: RayLedger | None = None, **settings: Any) -> None:
+        if not _HAVE_RAY:
+            raise MissingExtraError("ray", "ray")
         self.ledger = ledger or ledger_of(
             metric=metric, mode=mode, n_trials=n_trials, stop_when=stop_when, every=every,
             budget_kwh=budget_kwh, budget_kgco2e=budget_kgco2e, budget_usd=budget_usd,
