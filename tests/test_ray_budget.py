@@ -78,9 +78,12 @@ def _run(storage: Path, name: str, *, stop: Any = None, callbacks: list[Any] = (
 
 
 def _rows(exp: Path) -> dict[str, list[dict[str, Any]]]:
-    return {d.name: [json.loads(s) for s in (d / "result.json").read_text().splitlines()
-                     if s.strip()]
-            for d in exp.iterdir() if (d / "result.json").is_file()}
+    """Trial folder -> its result rows, for the trials that reported (a trial stopped before
+    its first report leaves an empty result.json, or none)."""
+    out = {d.name: [json.loads(s) for s in (d / "result.json").read_text().splitlines()
+                    if s.strip()]
+           for d in exp.iterdir() if (d / "result.json").is_file()}
+    return {k: v for k, v in out.items() if v}
 
 
 def _host_j(row: dict[str, Any]) -> float:

@@ -95,8 +95,10 @@ class CostStopper(Stopper):  # type: ignore[misc]
         return out
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        """Keep the result; never stops one trial (the budget is the experiment's)."""
+        """Keep the result and judge the budget on it (so the stop comes at the result that
+        crossed it); never stops one trial (the budget is the experiment's)."""
         self.ledger.result(trial_id, result)
+        self.ledger.check()
         return False
 
     def stop_all(self) -> bool:

@@ -48,6 +48,7 @@ class _Trial:
     params: dict[str, Any] | None = None
     finished: bool = False
     failed: bool = False
+    cached: tuple[tuple[Any, ...], TrialRecord] | None = None
 
 
 class RayLedger:
@@ -120,6 +121,7 @@ class RayLedger:
         row = flatten_ray_result(result)
         if trial.rows and ray_iteration([row]) == ray_iteration(trial.rows):
             trial.rows[-1] = row
+            trial.cached = None
         else:
             trial.rows.append(row)
         self._changed()
@@ -143,7 +145,10 @@ class RayLedger:
 
     def name_from(self, name: str) -> None:
         """Use ``name`` (the experiment folder's) as the study's name."""
-        self.name = name
+        if name != self.name:
+            self.name = name
+            for t in self.trials.values():
+                t.cached = None
 
     def _changed(self) -> None:
         self._spent = None
@@ -162,14 +167,18 @@ class RayLedger:
         """The trials as records (running ones: their figures so far), in the order Ray
         started them."""
         max_iter = max((ray_iteration(t.rows) for t in self.trials.values()), default=0)
-        return [
-            ray_record(t.rows, study=self.name, number=t.number, metric=self.metric,
-                       mode=self.mode, max_iteration=max_iter, params=t.params,
-                       failed=t.failed, error="errored" if t.failed else None,
-                       where=f"Ray Tune trial {trial_id}")
-            for trial_id, t in self.trials.items()
-            if t.rows and (t.finished or not finished_only)
-        ]
+        out = []
+        for trial_id, t in self.trials.items():
+            if not t.rows or (finished_only and not t.finished):
+                continue
+            key = (len(t.rows), t.finished, t.failed, max_iter)
+            if t.cached is None or t.cached[0] != key:  # a record is mapped once per change
+                t.cached = (key, ray_record(
+                    t.rows, study=self.name, number=t.number, metric=self.metric,
+                    mode=self.mode, max_iteration=max_iter, params=t.params, failed=t.failed,
+                    error="errored" if t.failed else None, where=f"Ray Tune trial {trial_id}"))
+            out.append(t.cached[1])
+        return out
 
     def spent(self) -> dict[str, float]:
         """What the experiment has spent: every trial's figures so far (a running trial's
