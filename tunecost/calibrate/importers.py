@@ -46,10 +46,13 @@ __all__ = [
     "from_codecarbon",
     "from_jsonl",
     "from_optuna",
+    "flatten_ray_result",
     "from_ray",
     "join_codecarbon",
     "load_records",
     "optuna_measurement",
+    "ray_iteration",
+    "ray_record",
 ]
 
 # The writers' keys, named once in records.py.
@@ -462,88 +465,128 @@ def from_ray(
             f"metric {metric!r} is in no result of {str(root)!r}; "
             f"metrics found: {', '.join(found) or '(none)'}"
         )
-    max_iter = max((_iteration(rows[-1], len(rows)) for _, _, rows in trials if rows), default=0)
+    max_iter = max((ray_iteration(rows) for _, _, rows in trials), default=0)
 
     study = root.resolve().name
     records = []
     for number, (trial_dir, params, rows) in enumerate(trials):
-        where = f"{trial_dir}"
         failed = (trial_dir / "error.txt").is_file() or (trial_dir / "error.pkl").is_file()
-        last = rows[-1] if rows else {}
-        last_iter = _iteration(last, len(rows)) if rows else None
-        if failed:
-            state = "FAIL"
-        elif last_iter is None or last_iter < max_iter:
-            state = "PRUNED"
-        else:
-            state = "COMPLETE"
-        curve = [
-            {
-                "step": _iteration(row, i),
-                "value": row[metric],
-                "t_s": row.get(f"{RAY_PREFIX}duration_s", row.get("time_total_s")),
-                "energy_j": row.get(f"{RAY_PREFIX}energy_j"),
-            }
-            for i, row in enumerate(rows, start=1)
-            if _is_number(row.get(metric))
-        ]
-        values = [p["value"] for p in curve]
-        attrs: dict[str, Any] = {
-            "trial_dir": trial_dir.name, "mode": mode, "direction": direction
-        }
-        trial_id = last.get("trial_id") or (rows[0].get("trial_id") if rows else None)
-        if trial_id is not None:
-            attrs["trial_id"] = trial_id
-        if failed:
-            attrs["error"] = _ray_error(trial_dir)
-        duration_s = last.get(f"{RAY_PREFIX}duration_s", last.get("time_total_s", 0.0))
-        t_start = last.get(f"{RAY_PREFIX}t_start")
-        if _is_number(t_start) and _is_number(duration_s):
-            attrs["t_start"], attrs["t_end"] = t_start, t_start + duration_s
-        elif _is_number(last.get("timestamp")) and _is_number(last.get("time_total_s")):
-            # Ray's own row timestamp is whole seconds: a coarse fallback.
-            attrs["t_start"] = last["timestamp"] - last["time_total_s"]
-            attrs["t_end"] = float(last["timestamp"])
-        energy_j = last.get(f"{RAY_PREFIX}energy_j")
-        cpu_energy_j = last.get(f"{RAY_PREFIX}cpu_energy_j")
-        dram_energy_j = last.get(f"{RAY_PREFIX}dram_energy_j")
-        host = cpu_energy_j if cpu_energy_j is not None else dram_energy_j
-        records.append(
-            _record(
-                {
-                    "study": study,
-                    "number": number,
-                    "state": state,
-                    "params": params
-                    if params is not None
-                    else _scalar_params(last.get("config") or {}),
-                    "value": values[-1] if values else None,
-                    "duration_s": duration_s,
-                    "energy_j": energy_j,
-                    "energy_source": _source(
-                        last.get(f"{RAY_PREFIX}energy_source"),
-                        energy_j,
-                        where,
-                        f"{RAY_PREFIX}energy_source",
-                    ),
-                    "cpu_energy_j": cpu_energy_j,
-                    "dram_energy_j": dram_energy_j,
-                    "cpu_energy_source": _source(
-                        last.get(f"{RAY_PREFIX}cpu_energy_source"),
-                        host,
-                        where,
-                        f"{RAY_PREFIX}cpu_energy_source",
-                    ),
-                    "power_mean_w": last.get(f"{RAY_PREFIX}power_mean_w"),
-                    "accelerator": last.get(f"{RAY_PREFIX}accelerator"),
-                    "fidelity": last_iter,
-                    "curve": curve,
-                    "attrs": attrs,
-                },
-                where,
-            )
-        )
+        records.append(ray_record(
+            rows, study=study, number=number, metric=metric, mode=mode, max_iteration=max_iter,
+            params=params, failed=failed, error=_ray_error(trial_dir) if failed else None,
+            attrs={"trial_dir": trial_dir.name}, where=str(trial_dir)))
     return records
+
+def ray_record(
+    rows: list[dict[str, Any]],
+    *,
+    study: str,
+    number: int,
+    metric: str,
+    mode: str = "min",
+    max_iteration: int,
+    params: Mapping[str, Any] | None = None,
+    failed: bool = False,
+    error: str | None = None,
+    attrs: Mapping[str, Any] | None = None,
+    where: str,
+) -> TrialRecord:
+    """One Ray Tune trial's record from its result rows: the mapping :func:`from_ray` applies
+    to each trial folder, and :mod:`tunecost.ray` to the results of a running experiment.
+
+    Args:
+        rows: the trial's results in order, nested dicts flattened with ``/`` (``config``
+            kept as is).
+        study: the study's name; number: the record's number.
+        metric: the objective key; mode: ``min`` or ``max``.
+        max_iteration: the largest ``training_iteration`` any trial of the experiment
+            reached: a trial that stopped below it is ``PRUNED``.
+        params: the trial's parameters (default: the last row's ``config``, flattened).
+        failed: the trial errored (``FAIL``); error: its message, kept in ``attrs``.
+        attrs: more ``attrs`` (e.g. ``trial_dir``).
+        where: names the trial in error messages.
+
+    Raises:
+        ConfigError: a malformed measurement.
+    """
+    direction = normalize_direction(mode, field="mode")
+    mode = "min" if direction == "minimize" else "max"
+    last = rows[-1] if rows else {}
+    last_iter = _iteration(last, len(rows)) if rows else None
+    if failed:
+        state = "FAIL"
+    elif last_iter is None or last_iter < max_iteration:
+        state = "PRUNED"
+    else:
+        state = "COMPLETE"
+    curve = [
+        {
+            "step": _iteration(row, i),
+            "value": row[metric],
+            "t_s": row.get(f"{RAY_PREFIX}duration_s", row.get("time_total_s")),
+            "energy_j": row.get(f"{RAY_PREFIX}energy_j"),
+        }
+        for i, row in enumerate(rows, start=1)
+        if _is_number(row.get(metric))
+    ]
+    values = [p["value"] for p in curve]
+    rec_attrs: dict[str, Any] = {**(attrs or {}), "mode": mode, "direction": direction}
+    trial_id = last.get("trial_id") or (rows[0].get("trial_id") if rows else None)
+    if trial_id is not None:
+        rec_attrs["trial_id"] = trial_id
+    if failed:
+        rec_attrs["error"] = error or ""
+    duration_s = last.get(f"{RAY_PREFIX}duration_s", last.get("time_total_s", 0.0))
+    t_start = last.get(f"{RAY_PREFIX}t_start")
+    if _is_number(t_start) and _is_number(duration_s):
+        rec_attrs["t_start"], rec_attrs["t_end"] = t_start, t_start + duration_s
+    elif _is_number(last.get("timestamp")) and _is_number(last.get("time_total_s")):
+        # Ray's own row timestamp is whole seconds: a coarse fallback.
+        rec_attrs["t_start"] = last["timestamp"] - last["time_total_s"]
+        rec_attrs["t_end"] = float(last["timestamp"])
+    energy_j = last.get(f"{RAY_PREFIX}energy_j")
+    cpu_energy_j = last.get(f"{RAY_PREFIX}cpu_energy_j")
+    dram_energy_j = last.get(f"{RAY_PREFIX}dram_energy_j")
+    host = cpu_energy_j if cpu_energy_j is not None else dram_energy_j
+    return _record(
+        {
+            "study": study,
+            "number": number,
+            "state": state,
+            "params": dict(params) if params is not None
+            else _scalar_params(last.get("config") or {}),
+            "value": values[-1] if values else None,
+            "duration_s": duration_s,
+            "energy_j": energy_j,
+            "energy_source": _source(
+                last.get(f"{RAY_PREFIX}energy_source"), energy_j, where,
+                f"{RAY_PREFIX}energy_source",
+            ),
+            "cpu_energy_j": cpu_energy_j,
+            "dram_energy_j": dram_energy_j,
+            "cpu_energy_source": _source(
+                last.get(f"{RAY_PREFIX}cpu_energy_source"), host, where,
+                f"{RAY_PREFIX}cpu_energy_source",
+            ),
+            "power_mean_w": last.get(f"{RAY_PREFIX}power_mean_w"),
+            "accelerator": last.get(f"{RAY_PREFIX}accelerator"),
+            "fidelity": last_iter,
+            "curve": curve,
+            "attrs": rec_attrs,
+        },
+        where,
+    )
+
+
+def ray_iteration(rows: list[dict[str, Any]]) -> int:
+    """The last ``training_iteration`` of a trial's rows (0 without any)."""
+    return _iteration(rows[-1], len(rows)) if rows else 0
+
+
+def flatten_ray_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A Ray Tune result as :func:`ray_record` reads it: nested dicts flattened with ``/``,
+    ``config`` kept as is."""
+    return {**_flatten(result), "config": result.get("config")}
 
 
 def _is_number(value: Any) -> bool:
@@ -572,7 +615,7 @@ def _ray_rows(trial_dir: Path) -> list[dict[str, Any]]:
     path = trial_dir / "result.json"
     if not path.is_file():
         return []
-    return [{**_flatten(raw), "config": raw.get("config")} for _, raw in iter_jsonl(path)]
+    return [flatten_ray_result(raw) for _, raw in iter_jsonl(path)]
 
 
 def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
