@@ -249,6 +249,8 @@ def _view(state: Any) -> Group:
         parts.append(Text.assemble(("stop: ", "bold red"), state.verdict))
     if state.stop_reason is not None:
         parts.append(Text(f"the study's budget callback stopped it: {state.stop_reason}"))
+    if fc is not None and not band:
+        parts.append(Text(f"no forecast yet: {fc.notes[-1] if fc.notes else fc.basis}"))
     notes = [*state.notes, *(() if fc is None else fc.notes)]
     if fc is not None:
         notes.append(f"forecast {state.forecast_from}"
