@@ -1,8 +1,8 @@
 """The ``tunecost`` command line: each command parses, calls one public function, renders.
 
 One file per command (:mod:`.reproduce`, :mod:`.estimate`, :mod:`.catalog`,
-:mod:`.simulate`, :mod:`.calibrate`, :mod:`.report`, :mod:`.watch`); the Typer app is in :mod:`.app`, the
-consoles, JSON and tables in :mod:`.console`, one-line errors and warnings in
+:mod:`.simulate`, :mod:`.calibrate`, :mod:`.report`, :mod:`.watch`); the Typer app is in
+:mod:`.app`, the consoles, JSON and tables in :mod:`.console`, one-line errors and warnings in
 :mod:`.errors`, progress bars in :mod:`.progress`, SIGTERM handling in :mod:`.signals`.
 """
 

@@ -7,13 +7,13 @@ wall clock, kWh, kgCO2e and $, and when the study ends. The budgets that act on 
 :func:`snapshot` is what ``tunecost watch`` shows of a running study.
 """
 
-from tunecost.live.budget import Budget, StopWhen
 from tunecost.live._forecast import ATTR, Basis, Forecast, forecast, space_of
+from tunecost.live.budget import Budget, StopWhen
 from tunecost.live.settings import METRICS, ForecastSettings, Metric
 from tunecost.live.so_far import StudySoFar, max_overlap
 from tunecost.live.totals import energy_scope, priced, spent
 from tunecost.live.watch import WatchSource, WatchState, snapshot
 
-__all__ = ["ATTR", "METRICS", "Basis", "Budget", "Forecast", "ForecastSettings", "Metric", "StopWhen", "StudySoFar",
-           "WatchSource", "WatchState", "energy_scope", "forecast", "max_overlap", "priced",
-           "snapshot", "space_of", "spent"]
+__all__ = ["ATTR", "METRICS", "Basis", "Budget", "Forecast", "ForecastSettings", "Metric",
+           "StopWhen", "StudySoFar", "WatchSource", "WatchState", "energy_scope", "forecast",
+           "max_overlap", "priced", "snapshot", "space_of", "spent"]
