@@ -37,7 +37,7 @@ ROWS = (
 )
 """The table's rows: a :data:`~tunecost.live.METRICS` key and its label."""
 
-BAR_WIDTH = 40
+BAR_WIDTH = 30
 """Characters of the budget bar (the limit is its right end)."""
 
 
@@ -165,7 +165,7 @@ def _live(state: Any, look: Any, *, interval_s: float, as_json: bool) -> None:
         if as_json:
             typer.echo(json.dumps(s.to_dict()))
         else:
-            out.print(_line(s), highlight=False)
+            out.print(_line(s), highlight=False, soft_wrap=True)
 
     live = Live(_view(state), console=out, auto_refresh=False) \
         if out.is_terminal and not as_json else None
@@ -227,8 +227,8 @@ def _view(state: Any) -> Group:
     fc = state.forecast
     band = fc is not None and bool(fc.p50)
     basis = "spent only" if fc is None else fc.basis
-    title = (f"tunecost watch: {state.study}: {state.n_finished}/{state.n_trials} trials "
-             f"finished, {state.n_running} running [{basis}]")
+    title = (f"{state.study}: {state.n_finished}/{state.n_trials} trials finished, "
+             f"{state.n_running} running [{basis}]")
     t = Table(title=title, title_justify="left")
     t.add_column("total")
     for col in ("spent", "P5", "P50", "P95"):
@@ -252,7 +252,7 @@ def _view(state: Any) -> Group:
     if fc is not None and not band:
         parts.append(Text(f"no forecast yet: {fc.notes[-1] if fc.notes else fc.basis}"))
     notes = [*state.notes, *(() if fc is None else fc.notes)]
-    if fc is not None:
+    if fc is not None and (fc.replicates or state.forecast_from != "computed"):
         notes.append(f"forecast {state.forecast_from}"
                      + (f" at {fc.n_finished} finished trials, {fc.replicates} replays in "
                         f"{fc.compute_s:.2g} s" if state.forecast_from != "previous"
@@ -262,8 +262,9 @@ def _view(state: Any) -> Group:
 
 
 def _bar(state: Any) -> Text:
-    """``budget [█████▒▒▒┃░░░░] spent … (x %); P50 … (y %)``: █ spent, ▒ up to the P50
-    forecast, ┃ the P50, ░ the rest of the budget; past the limit, ▶ and the excess."""
+    """``budget [█████▒▒▒┃░░░░] … of … kWh spent (x %); final P50 y %, P95 z %``: █
+    spent, ▒ up to the P50 forecast, ┃ the P50, ░ the rest of the budget; past the limit,
+    ▶ and the excess."""
     b = state.budget
     used = state.fraction("spent") or 0.0
     p50 = state.fraction("p50")
@@ -279,11 +280,11 @@ def _bar(state: Any) -> Text:
     else:
         bar.append("░" * (BAR_WIDTH - n_used))
     bar.append("▶" if (p50 or 0) > 1 or used > 1 else "]")
-    bar.append(f" spent {number(state.spent.get(b.metric))} of {number(b.limit)} {b.unit} "
+    bar.append(f" {number(state.spent.get(b.metric))} of {number(b.limit)} {b.unit} spent "
                f"({100 * used:.0f} %)")
     if p50 is not None:
         bar.append(f"; final P50 {100 * p50:.0f} %, P95 "
-                   f"{100 * (state.fraction('p95') or 0):.0f} % of the budget")
+                   f"{100 * (state.fraction('p95') or 0):.0f} %")
     return bar
 
 
