@@ -28,6 +28,8 @@ COMMANDS = {  # the first line of each command's help
                  "cross-validation.",
     "report": "Report: P5/P50/P95 totals, tuning multiplier, what moves them; Markdown, HTML, "
               "PNG,",
+    "watch": "Watch a running study: spent and P5/P50/P95 forecast totals, live, against a "
+             "budget.",
 }
 
 runner = CliRunner()

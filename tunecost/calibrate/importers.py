@@ -50,6 +50,7 @@ __all__ = [
     "from_ray",
     "join_codecarbon",
     "load_records",
+    "open_study",
     "optuna_measurement",
     "ray_iteration",
     "ray_record",
@@ -136,6 +137,52 @@ def _scalar_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any
 # Optuna
 
 
+def open_study(storage: str | Any, study_name: str | None = None) -> Any:
+    """Load an Optuna study by the rule every command opens one: a missing SQLite file, a
+    storage that does not open and a study that is not there are one-line errors.
+
+    Args:
+        storage: as :func:`from_optuna` takes it.
+        study_name: the study; may be left out when the storage holds one study.
+
+    Returns:
+        The ``optuna.Study``.
+
+    Raises:
+        ConfigError: the storage file does not exist or does not open, or the study is not
+            in it (the message lists the studies there).
+    """
+    import optuna  # lazy: importing optuna costs the CLI about a second
+
+    from tunecost.calibrate.optuna import open_storage
+
+    label = storage if isinstance(storage, str) else type(storage).__name__
+    if isinstance(storage, str):
+        if storage.startswith("sqlite:///"):
+            db = storage.removeprefix("sqlite:///")
+            # SQLAlchemy would silently create an empty database for a mistyped path.
+            if db and db != ":memory:" and not Path(db).is_file():
+                raise ConfigError(f"Optuna storage {storage!r}: no such file {db!r}")
+        storage = open_storage(storage)
+    try:
+        names = optuna.get_all_study_names(storage=storage)
+    except Exception as exc:  # SQLAlchemy and Optuna raise many kinds here
+        raise ConfigError(f"cannot open Optuna storage {label!r}: {one_line(exc)}") from None
+    if study_name is None:
+        if len(names) != 1:
+            raise ConfigError(
+                f"Optuna storage {label!r} holds {len(names)} studies; name one with "
+                f"study_name: {', '.join(names) or '(none)'}"
+            )
+        study_name = names[0]
+    elif study_name not in names:
+        raise ConfigError(
+            f"no study {study_name!r} in Optuna storage {label!r}; "
+            f"studies there: {', '.join(names) or '(none)'}"
+        )
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
 def from_optuna(storage: str | Any, study_name: str | None = None) -> list[TrialRecord]:
     """Read the finished trials of an Optuna study.
 
@@ -173,35 +220,8 @@ def from_optuna(storage: str | Any, study_name: str | None = None) -> list[Trial
         ConfigError: the storage file does not exist, the study is not in the storage (the
             message lists the studies there), or a measurement is malformed.
     """
-    import optuna  # lazy: importing optuna costs the CLI about a second
-
-    from tunecost.calibrate.optuna import open_storage
-
-    label = storage if isinstance(storage, str) else type(storage).__name__
-    if isinstance(storage, str):
-        if storage.startswith("sqlite:///"):
-            db = storage.removeprefix("sqlite:///")
-            # SQLAlchemy would silently create an empty database for a mistyped path.
-            if db and db != ":memory:" and not Path(db).is_file():
-                raise ConfigError(f"Optuna storage {storage!r}: no such file {db!r}")
-        storage = open_storage(storage)
-    try:
-        names = optuna.get_all_study_names(storage=storage)
-    except Exception as exc:  # SQLAlchemy and Optuna raise many kinds here
-        raise ConfigError(f"cannot open Optuna storage {label!r}: {one_line(exc)}") from None
-    if study_name is None:
-        if len(names) != 1:
-            raise ConfigError(
-                f"Optuna storage {label!r} holds {len(names)} studies; name one with "
-                f"study_name: {', '.join(names) or '(none)'}"
-            )
-        study_name = names[0]
-    elif study_name not in names:
-        raise ConfigError(
-            f"no study {study_name!r} in Optuna storage {label!r}; "
-            f"studies there: {', '.join(names) or '(none)'}"
-        )
-    study = optuna.load_study(study_name=study_name, storage=storage)
+    study = open_study(storage, study_name)
+    study_name = study.study_name
     direction = study.directions[0].name.lower()  # "minimize" | "maximize"
 
     finished = {"COMPLETE", "PRUNED", "FAIL"}
