@@ -19,7 +19,7 @@ import pytest
 import tunecost.optuna
 from tunecost.calibrate import from_optuna, measured
 from tunecost.exceptions import ConfigError
-from tunecost.live import ATTR
+from tunecost.live import ATTR, STOP_ATTR
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _budget_study as bs  # noqa: E402
@@ -54,7 +54,7 @@ def test_spent_rule_stops_within_one_trial_of_the_budget(tmp_path: Path) -> None
     assert cum[-1] >= budget_kwh > cum[-2]  # at the first trial that crossed the budget
     stored = optuna.load_study(study_name="spent", storage=storage).user_attrs
     assert stored[ATTR + "spent_energy_kwh"] == pytest.approx(cum[-1], rel=1e-12)
-    assert stored[tunecost.optuna.STOP_ATTR] == budget.stop_reason
+    assert stored[STOP_ATTR] == budget.stop_reason
 
 
 def test_forecast_rule_stops_earlier_and_logs_the_forecast(

@@ -28,8 +28,18 @@ from typing import Any
 
 import optuna
 
+from tunecost.calibrate.shared import N_TRIALS_ATTR
 from tunecost.exceptions import ConfigError
-from tunecost.live import ATTR, Budget, Forecast, ForecastSettings, StopWhen, StudySoFar, spent
+from tunecost.live import (
+    ATTR,
+    STOP_ATTR,
+    Budget,
+    Forecast,
+    ForecastSettings,
+    StopWhen,
+    StudySoFar,
+    spent,
+)
 from tunecost.live import forecast as run_forecast
 from tunecost.live.totals import energy_scope
 
@@ -37,8 +47,6 @@ __all__ = ["STOP_ATTR", "BudgetPruner", "CostBudget"]
 
 logger = logging.getLogger("tunecost")
 
-STOP_ATTR = ATTR + "budget_stop"
-"""Study user attribute holding why the budget stopped the study (set once it has)."""
 
 
 class CostBudget:
@@ -95,14 +103,21 @@ class CostBudget:
         done, _ = spent(so_far.records, self.settings, elapsed_s=so_far.elapsed_s)
         attrs: dict[str, Any] = {f"{ATTR}spent_{k}": v for k, v in done.items()}
         attrs.update(self._trial_means(so_far))
-        attrs[f"{ATTR}n_trials"] = self.settings.n_trials
+        attrs[N_TRIALS_ATTR] = self.settings.n_trials
         attrs[f"{ATTR}budget_{self.budget.metric}"] = self.budget.limit
         n = len(so_far.records)
         if self.every is not None and n >= self._next_forecast_at:
-            self.last = run_forecast(so_far, settings=self.settings, previous=self.last)
             self._next_forecast_at = n + self.every
-            attrs.update(self.last.attrs())
-            logger.info("%s", self.last.line(self.budget.metric))
+            try:
+                self.last = run_forecast(so_far, settings=self.settings, previous=self.last)
+            except ConfigError as exc:
+                # The study goes on: a forecast that cannot be made (a space the replay
+                # cannot model) must not fail the user's trial; what is spent still counts.
+                logger.warning("tunecost forecast %r failed, the budget counts what is "
+                               "spent: %s", study.study_name, exc)
+            else:
+                attrs.update(self.last.attrs())
+                logger.info("%s", self.last.line(self.budget.metric))
         reason = study.user_attrs.get(STOP_ATTR) or self.budget.verdict(done, self.last)
         for key, value in attrs.items():
             if isinstance(value, float) and not math.isfinite(value):

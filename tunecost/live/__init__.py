@@ -8,13 +8,14 @@ wall clock, kWh, kgCO2e and $, and when the study ends. The budgets that act on 
 """
 
 from tunecost.live._forecast import ATTR, Basis, Forecast, forecast, space_of
-from tunecost.live.budget import Budget, StopWhen
+from tunecost.live.budget import STOP_ATTR, Budget, StopWhen
 from tunecost.live.ray_ledger import FORECAST_FILE, RayLedger
 from tunecost.live.settings import METRICS, ForecastSettings, Metric
 from tunecost.live.so_far import StudySoFar, max_overlap
 from tunecost.live.totals import energy_scope, priced, spent
 from tunecost.live.watch import WatchSource, WatchState, snapshot
 
-__all__ = ["ATTR", "FORECAST_FILE", "METRICS", "Basis", "Budget", "Forecast", "ForecastSettings",
-           "Metric", "RayLedger", "StopWhen", "StudySoFar", "WatchSource", "WatchState",
-           "energy_scope", "forecast", "max_overlap", "priced", "snapshot", "space_of", "spent"]
+__all__ = ["ATTR", "FORECAST_FILE", "METRICS", "STOP_ATTR", "Basis", "Budget", "Forecast",
+           "ForecastSettings", "Metric", "RayLedger", "StopWhen", "StudySoFar", "WatchSource",
+           "WatchState", "energy_scope", "forecast", "max_overlap", "priced", "snapshot",
+           "space_of", "spent"]

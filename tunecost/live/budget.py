@@ -14,7 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tunecost.exceptions import ConfigError
 from tunecost.live._forecast import Forecast
 
-__all__ = ["Budget", "StopWhen"]
+__all__ = ["STOP_ATTR", "Budget", "StopWhen"]
+
+STOP_ATTR = "tunecost:budget_stop"
+"""Study user attribute (an Optuna study's) holding why a budget stopped the study: every
+worker's callback stops on it, ``tunecost watch`` reports it."""
 
 StopWhen = Literal["spent", "forecast_p95", "forecast_p50"]
 

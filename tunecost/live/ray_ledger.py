@@ -201,7 +201,7 @@ class RayLedger:
         so_far = StudySoFar.from_records(finished, now_s=time.time(), running=running,
                                          name=self.name)
         try:
-            self.forecast = forecast(so_far, settings=self.settings)
+            self.forecast = forecast(so_far, settings=self.settings, previous=self.forecast)
         except ConfigError as exc:
             _log.warning("tunecost: no forecast for %r: %s", self.name, one_line(exc))
             self.forecast = None

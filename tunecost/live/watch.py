@@ -28,18 +28,17 @@ from typing import Any, Literal
 from tunecost.calibrate.shared import N_TRIALS_ATTR
 from tunecost.exceptions import ConfigError
 from tunecost.live._forecast import ATTR, Forecast, forecast
-from tunecost.live.budget import Budget
+from tunecost.live.budget import STOP_ATTR, Budget
 from tunecost.live.settings import ForecastSettings
 from tunecost.live.so_far import StudySoFar
 from tunecost.live.totals import spent
 
-__all__ = ["RAY_FORECAST_FILE", "STOP_REASON_ATTR", "WatchSource", "WatchState", "snapshot"]
+__all__ = ["RAY_FORECAST_FILE", "WatchSource", "WatchState", "snapshot"]
 
 RAY_FORECAST_FILE = "tunecost_forecast.json"
 """What a Ray Tune callback writes in the experiment folder: ``Forecast.to_dict()`` plus
 ``budget`` and ``stop_reason``."""
 
-STOP_REASON_ATTR = f"{ATTR}stop_reason"
 """Study user attribute: why a budget callback stopped the study (read if present)."""
 
 _QUANTILES = ("p5", "p50", "p95")
@@ -255,7 +254,7 @@ def _optuna(source: WatchSource, n_trials: int | None, now_s: float | None
     so_far = StudySoFar.from_optuna(study, now_s=now_s)
     so_far = _ended(so_far, int(n), now_s)
     stored = _from_attrs(attrs, so_far.name, int(n))
-    reason = attrs.get(STOP_REASON_ATTR)
+    reason = attrs.get(STOP_ATTR)
     return so_far, int(n), (None if stored is None else (stored, "study user attrs")), \
         None if reason is None else str(reason)
 

@@ -96,7 +96,7 @@ def reseeded(sampler: Any, seed: int) -> Any:
             if isinstance(value, LazyRandomState):
                 value.rng.seed((seed + 7919 * count[0]) % 2**32)
                 count[0] += 1
-            elif isinstance(value, np.random.RandomState):
+            elif isinstance(value, np.random.RandomState):  # noqa: TID251 (Optuna's own)
                 value.seed((seed + 7919 * count[0]) % 2**32)
                 count[0] += 1
             elif isinstance(value, BaseSampler) and depth < 2:
