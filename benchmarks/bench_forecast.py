@@ -131,7 +131,7 @@ def measured(records: list[TrialRecord]) -> dict[str, float]:
 
 
 def one(study: str, seed: int, cut: float, replicates: int,
-        calibration: str = "auto") -> dict[str, Any]:
+        calibration: str = "auto", horizon: int | None = 50) -> dict[str, Any]:
     recs = sorted(read_records(STUDY / "data" / f"{study}_seed{seed}.jsonl"),
                   key=lambda r: r.attrs["t_end"])
     n = len(recs)
@@ -139,7 +139,7 @@ def one(study: str, seed: int, cut: float, replicates: int,
     done, now = recs[:k], recs[k - 1].attrs["t_end"]
     running = [r.params for r in recs[k:] if r.attrs["t_start"] < now]
     options: dict[str, Any] = {"n_trials": n, "replicates": replicates, "seed": seed,
-                               "calibration": calibration}
+                               "calibration": calibration, "horizon": horizon}
     if study == "ray_asha":
         so_far = StudySoFar.from_records(done, now_s=now, running=running)
         so_far = StudySoFar(**{**vars(so_far), "started_s": recs[0].attrs["t_start"]})
@@ -216,10 +216,13 @@ def callback_cost(**settings: Any) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--replicates", type=int, default=32)
+    ap.add_argument("--replicates", type=int, default=32, help="the forecast's replays "
+                    "(CostBudget's default: 6)")
+    ap.add_argument("--horizon", type=int, default=50,
+                    help="trials each replay asks of the real sampler (CostBudget: 20)")
     ap.add_argument("--only", choices=("tpe_median", "tpe_hyperband", "ray_asha"))
     ap.add_argument("--seeds", default="1-10", help="seeds, e.g. 1-10 or 1,3")
-    ap.add_argument("--calibration", choices=("auto", "study", "prior"), default="auto",
+    ap.add_argument("--calibration", choices=("auto", "prior"), default="auto",
                     help="which calibration the forecast replays from (ForecastSettings)")
     ap.add_argument("--no-callback", action="store_true", help="skip the callback timing")
     args = ap.parse_args()
@@ -234,7 +237,7 @@ def main() -> None:
             continue
         for seed in seeds:
             for cut in CUTS:
-                line = one(study, seed, cut, args.replicates, args.calibration)
+                line = one(study, seed, cut, args.replicates, args.calibration, args.horizon)
                 print(json.dumps(line), flush=True)
                 lines.append(line)
     for line in summary(lines):

@@ -59,6 +59,11 @@ class CostBudget:
             ``forecast_p50`` (as soon as that percentile of the final total exceeds it).
         every: update the forecast every ``every`` finished trials (``None``: never; the
             ``spent`` rule then needs no forecast).
+        replicates, horizon: the forecast's replays and the trials each asks of the real
+            sampler (:class:`~tunecost.live.ForecastSettings`); smaller than
+            :func:`tunecost.forecast`'s defaults (32, 50) so an update of a 200-trial study
+            with 50 done takes about 1.5 s on one core (``benchmarks/bench_forecast.py``),
+            at the price of a coarser band.
         **settings: :class:`~tunecost.live.ForecastSettings` fields (``prior``,
             ``g_co2e_per_kwh``, ``usd_per_kwh``, ``replicates``, ...).
 
@@ -76,10 +81,11 @@ class CostBudget:
     def __init__(self, *, n_trials: int, budget_kwh: float | None = None,
                  budget_kgco2e: float | None = None, budget_usd: float | None = None,
                  stop_when: StopWhen = "spent", every: int | None = 5,
-                 **settings: Any) -> None:
+                 replicates: int = 6, horizon: int | None = 20, **settings: Any) -> None:
         self.budget = Budget.of(budget_kwh=budget_kwh, budget_kgco2e=budget_kgco2e,
                                 budget_usd=budget_usd, stop_when=stop_when)
-        self.settings = ForecastSettings(n_trials=n_trials, **settings)
+        self.settings = ForecastSettings(n_trials=n_trials, replicates=replicates,
+                                         horizon=horizon, **settings)
         if self.budget.metric == "co2e_kg" and self.settings.g_co2e_per_kwh is None:
             raise ConfigError("a budget_kgco2e needs the grid intensity: g_co2e_per_kwh=...")
         if self.budget.metric == "usd" and (self.settings.usd_per_kwh is None

@@ -16,7 +16,6 @@ budget can still stop on what is spent.
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -243,21 +242,17 @@ def _calibration(so_far: StudySoFar, settings: ForecastSettings, notes: list[str
     """The calibration to replay from, its basis, and the trials its curve hyperparameters
     were chosen on; ``("none", None, 0)`` without one.
 
-    With ``min_trials`` measured trials the study is refitted on them. With a prior as well
-    and ``settings.calibration == "auto"``, the one that predicts trials it was not fitted on
-    better is used: the prior's median absolute % error of duration on the study's complete
-    trials (all held out from it) against the refit's cross-validated one (each trial
-    predicted by a fit without it).
+    The study is refitted on its measured trials once it has
+    :attr:`~tunecost.live.ForecastSettings.trials_to_refit` of them; before that (or if the
+    refit fails) the prior is used.
     """
-    from tunecost.calibrate import evaluate_on, fit_calibration
+    from tunecost.calibrate import fit_calibration
 
     prior = Calibration.load(settings.prior) if settings.prior is not None else None
     fit_on = [r for r in so_far.records if r.state in ("COMPLETE", "PRUNED")]
-    refit, theta_trials = None, 0
-    if settings.calibration == "prior":
-        pass
-    elif len(fit_on) >= settings.min_trials:
-        theta = None
+    need = settings.trials_to_refit
+    if settings.calibration == "auto" and len(fit_on) >= need:
+        theta, theta_trials = None, len(fit_on)
         if (previous is not None and previous.basis == "recalibrated"
                 and previous.calibration is not None
                 and previous.calibration.curve_model is not None
@@ -271,26 +266,9 @@ def _calibration(so_far: StudySoFar, settings: ForecastSettings, notes: list[str
         except ConfigError as exc:
             notes.append(f"recalibration on {len(fit_on)} trials failed: {exc}")
         else:
-            theta_trials = theta_trials if theta is not None else len(fit_on)
-    else:
-        notes.append(f"{len(fit_on)} of the {settings.min_trials} finished trials needed to "
-                     "recalibrate")
-    if refit is not None and prior is not None and settings.calibration == "auto":
-        complete = [r for r in fit_on if r.state == "COMPLETE"]
-        refit_err = refit.duration.cv_mdape_pct[refit.duration.form]
-        try:
-            prior_err = float(evaluate_on(prior, complete)["duration_mdape_pct"])
-        except ConfigError as exc:  # no complete trial, or parameters the prior lacks
-            notes.append(f"the prior cannot predict the study's trials: {exc}")
-            prior_err = math.inf
-        better = "prior" if prior_err < refit_err else "recalibrated"
-        notes.append(f"duration error on trials not fitted: prior {prior_err:.1f} % (on "
-                     f"{len(complete)} of the study's trials), refit {refit_err:.1f} % "
-                     f"(cross-validated on {len(fit_on)}): {better}")
-        if better == "prior":
-            refit = None
-    if refit is not None:
-        return "recalibrated", refit, theta_trials
+            return "recalibrated", refit, theta_trials
+    elif settings.calibration == "auto":
+        notes.append(f"{len(fit_on)} of the {need} finished trials needed to recalibrate")
     if prior is not None:
         return "prior", prior, 0
     notes.append("no prior calibration given (prior=...): no forecast until then")
@@ -315,8 +293,7 @@ def _replay(so_far: StudySoFar, settings: ForecastSettings, cal_path: Path,
             remaining: int) -> Any:
     """Replay the remaining trials ``settings.replicates`` times, continuing the study."""
     from tunecost.config import CampaignConfig
-    from tunecost.simulate.events import run_events
-    from tunecost.simulate.events.optuna_replay import Continuation
+    from tunecost.simulate.events import Continuation, policy_class, run_events
 
     accelerator = (settings.accelerator
                    or next((r.accelerator for r in so_far.records if r.accelerator), None)
@@ -347,6 +324,10 @@ def _replay(so_far: StudySoFar, settings: ForecastSettings, cal_path: Path,
                      "host_power_w": settings.host_power_w,
                      "calibration": {"path": str(cal_path),
                                      "search_space": _space(so_far, settings)}}]})
+    if continuation is None and policy_class(cfg.studies[0].strategy.build()).continues:
+        # A scheduler continues from the finished trials' curves (ASHA's rungs).
+        continuation = Continuation(study_name=so_far.name, curves=[
+            [p.value for p in r.curve] for r in so_far.records if r.curve])
     return run_events(cfg, replicates=settings.replicates, root=root_sequence(settings.seed),
                       backend=settings.backend,
                       continuations=None if continuation is None

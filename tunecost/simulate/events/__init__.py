@@ -26,7 +26,7 @@ Example:
 """
 
 from tunecost.simulate.events._fast_tpe import fast_log_ndtr
-from tunecost.simulate.events._job import WAIT, Job, Policy
+from tunecost.simulate.events._job import WAIT, Continuation, Job, Policy
 from tunecost.simulate.events._queue import EventQueue, Timeline
 from tunecost.simulate.events.engine import (
     MAX_REPLAY_TRIALS,
@@ -46,7 +46,7 @@ from tunecost.simulate.events.registry import (
 )
 from tunecost.simulate.events.surrogate import Draws, Surrogate
 
-__all__ = ["MAX_REPLAY_TRIALS", "POLICIES", "TIMELINE_COLUMNS", "WAIT", "Draws", "EventQueue",
-           "Job", "Policy", "StudyContext", "Surrogate", "Timeline",
+__all__ = ["MAX_REPLAY_TRIALS", "POLICIES", "TIMELINE_COLUMNS", "WAIT", "Continuation", "Draws",
+           "EventQueue", "Job", "Policy", "StudyContext", "Surrogate", "Timeline",
            "fast_log_ndtr", "needs_replay", "policy_class", "policy_key", "register_policy",
            "report_schedule", "run_events", "run_replicates", "study_context"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -15,7 +15,8 @@ from tunecost.units import W_PER_KW
 if TYPE_CHECKING:
     from tunecost.simulate._resolve import ResolvedStudy
 
-__all__ = ["WAIT", "Job", "Policy", "StudyContext", "between_trials_kw", "mean_kw"]
+__all__ = ["WAIT", "Continuation", "Job", "Policy", "StudyContext", "between_trials_kw",
+           "mean_kw"]
 
 
 class _Wait:
@@ -162,6 +163,41 @@ class Policy(Protocol):
 
 
 @dataclass(frozen=True, eq=False)
+class Continuation:
+    """What a real study has run so far, for a replay that continues it (picklable); each
+    policy that ``continues`` reads what it needs.
+
+    Attributes:
+        study_name: the real study's name (``HyperbandPruner`` assigns brackets by hashing it
+            with the trial number, so the continued trials land in the brackets they would).
+        trials: the real study's finished trials (``optuna.trial.FrozenTrial``), told to each
+            replicate's study before its first ask.
+        sampler: the real study's sampler; each replicate asks a deep copy reseeded from its
+            own stream (:func:`~tunecost.simulate.events.optuna_replay.reseeded`).
+        pruner: the real study's pruner; each replicate prunes with a deep copy.
+        distributions: the distributions the real study asks (its last trial's); ``None``:
+            the calibration's space.
+        running: parameters of the trials running in the real study now, run first; their
+            time so far is run again (an overestimate by at most their elapsed part).
+        horizon: trials each replicate asks the sampler; later trials repeat the
+            configuration of one of the replicate's own asked trials drawn at random (TPE's
+            ask costs grow with the study while its proposals settle: this bounds the
+            forecast's cost); ``None``: every trial is asked.
+        curves: each finished trial's reported values, in report order (what a Ray Tune
+            scheduler recorded at its rungs).
+    """
+
+    study_name: str
+    trials: Sequence[Any] = ()
+    sampler: Any = None
+    pruner: Any = None
+    distributions: Mapping[str, Any] | None = None
+    running: Sequence[Mapping[str, Any]] = ()
+    horizon: int | None = None
+    curves: Sequence[Sequence[float]] = ()
+
+
+@dataclass(frozen=True, eq=False)
 class StudyContext:
     """What one study's policies share across replicates: the resolved study, its policy
     class, what the class prepared once (a fitted surrogate) and the power of a waiting slot.
@@ -170,14 +206,14 @@ class StudyContext:
     (:func:`~tunecost.simulate.events.registry.study_context`) and shipped to every chunk
     (picklable); each replicate calls :meth:`policy`. ``continuation``: what the study has
     already run, for a policy that continues a real study rather than starting one
-    (:class:`~tunecost.simulate.events.optuna_replay.Continuation`); ``None``: a new study.
+    (:class:`Continuation`); ``None``: a new study.
     """
 
     study: ResolvedStudy
     policy_class: type[Policy]
     prepared: Any
     idle_kw: float
-    continuation: Any = None
+    continuation: Continuation | None = None
 
     @property
     def strategy(self) -> Any:

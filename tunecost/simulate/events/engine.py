@@ -419,7 +419,7 @@ def run_events(
             backend.
         address: Ray cluster to connect to, with ``backend="ray"``.
         continuations: study name -> what that real study already ran
-            (:class:`~tunecost.simulate.events.optuna_replay.Continuation`): its replicates
+            (:class:`~tunecost.simulate.events._job.Continuation`): its replicates
             continue it rather than start afresh (the live forecast's remaining trials).
 
     Returns:

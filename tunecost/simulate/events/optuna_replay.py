@@ -25,8 +25,7 @@ against the real curves; the trials running in the real study run first.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,44 +34,20 @@ from tunecost.calibrate.space import ParamSpace
 from tunecost.exceptions import ConfigError
 from tunecost.simulate._resolve import ResolvedStudy
 from tunecost.simulate.events._fast_tpe import fast_log_ndtr
-from tunecost.simulate.events._job import Job, Policy, _Wait, between_trials_kw, mean_kw
+from tunecost.simulate.events._job import (
+    Continuation,
+    Job,
+    Policy,
+    _Wait,
+    between_trials_kw,
+    mean_kw,
+)
 from tunecost.simulate.events.registry import StudyContext, register_policy
 from tunecost.simulate.events.surrogate import Surrogate, surrogate_for
 from tunecost.strategies.optuna_search import OptunaSearch
 from tunecost.units import W_PER_KW
 
-__all__ = ["Continuation", "OptunaPolicy", "distributions", "reseeded"]
-
-
-@dataclass(frozen=True, eq=False)
-class Continuation:
-    """What a real Optuna study has run so far, for a replay that continues it (picklable).
-
-    Attributes:
-        study_name: the real study's name (``HyperbandPruner`` assigns brackets by hashing it
-            with the trial number, so the continued trials land in the brackets they would).
-        trials: the real study's finished trials (``optuna.trial.FrozenTrial``), told to each
-            replicate's study before its first ask.
-        sampler: the real study's sampler; each replicate asks a deep copy reseeded from its
-            own stream (:func:`reseeded`).
-        pruner: the real study's pruner; each replicate prunes with a deep copy.
-        distributions: the distributions the real study asks (its last trial's); ``None``:
-            the calibration's space.
-        running: parameters of the trials running in the real study now, run first; their
-            time so far is run again (an overestimate by at most their elapsed part).
-        horizon: trials each replicate asks the sampler; later trials repeat the
-            configuration of one of the replicate's own asked trials drawn at random (TPE's
-            ask costs grow with the study while its proposals settle: this bounds the
-            forecast's cost); ``None``: every trial is asked.
-    """
-
-    study_name: str
-    trials: Sequence[Any]
-    sampler: Any
-    pruner: Any
-    distributions: Mapping[str, Any] | None = None
-    running: Sequence[Mapping[str, Any]] = ()
-    horizon: int | None = None
+__all__ = ["OptunaPolicy", "distributions", "reseeded"]
 
 
 def reseeded(sampler: Any, seed: int) -> Any:
@@ -167,7 +142,10 @@ class OptunaPolicy(Policy):
         search.check_extras()
         name = f"tunecost-replay-{int(rng.integers(2**62)):x}"
         seed = int(rng.integers(2**31))
-        cont = continuation
+        # Without the real sampler (a study given as records) there is nothing to continue:
+        # the records calibrated the replay, which starts a new study.
+        cont = continuation if continuation is not None and continuation.sampler is not None \
+            else None
         self.study = optuna.create_study(
             study_name=name if cont is None else cont.study_name,
             direction=surrogate.direction,

@@ -83,8 +83,16 @@ class _Base(Policy):
         bank_rng, sched_rng = rng.spawn(2)
         bank = TrialBank(sur, s.n_trials, host_kw=study.study.busy_kw, shares=study.study.shares,
                          idle_kw=study.idle_kw, rng=bank_rng)
-        return cls._configured(bank, s.n_trials, s.scheduler, idle_kw=study.idle_kw,
-                               mode_sign=sur.sign, rng=sched_rng)
+        policy = cls._configured(bank, s.n_trials, s.scheduler, idle_kw=study.idle_kw,
+                                 mode_sign=sur.sign, rng=sched_rng)
+        if study.continuation is not None:
+            policy.continue_from(study.continuation.curves, rng=sched_rng)
+        return policy
+
+    def continue_from(self, curves: Any, *, rng: np.random.Generator) -> None:
+        """Take the real experiment's finished trials' reported values (each a list, in
+        report order) as the scheduler's history; a scheduler that keeps none ignores them
+        (``continues`` is false, so the registry refuses a continuation first)."""
 
     @classmethod
     def _configured(cls, bank: TrialBank, n_trials: int, sc: Any, *, idle_kw: float,
@@ -136,6 +144,22 @@ class ASHAPolicy(_Base):
         return cls(bank, n_trials, grace_period=sc.grace_period,
                    reduction_factor=sc.reduction_factor, brackets=sc.brackets, max_t=sc.max_t,
                    idle_kw=idle_kw, mode_sign=mode_sign, rng=rng)
+
+    continues: ClassVar[bool] = True
+
+    def continue_from(self, curves: Any, *, rng: np.random.Generator) -> None:
+        """Record each finished trial's rewards at the rungs it reached, as Ray did (in a
+        bracket drawn as Ray draws one; the records do not say which): the remaining trials
+        then meet the rung thresholds the real ones set."""
+        sizes = np.array([len(b[0]) for b in self.brackets], dtype=float)
+        w = np.exp(sizes - sizes.max())
+        for values in curves:
+            b = 0 if len(self.brackets) == 1 else int(rng.choice(len(self.brackets),
+                                                                  p=w / w.sum()))
+            iters, recorded = self.brackets[b]
+            for it in iters:
+                if it <= len(values):
+                    bisect.insort(recorded[it], self.op * float(values[it - 1]))
 
     def next_job(self, now_s: float) -> Job | _Wait | None:
         t = self.next_trial
