@@ -12,7 +12,8 @@ import pytest
 from tunecost.calibrate.records import TrialRecord
 from tunecost.exceptions import ConfigError
 from tunecost.live import Budget, WatchSource, snapshot
-from tunecost.live.watch import RAY_FORECAST_FILE, _from_dict
+from tunecost.live.ray_ledger import FORECAST_FILE
+from tunecost.live.watch import _from_dict
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -59,7 +60,7 @@ def test_a_stored_forecast_of_the_same_trials_is_used(source):
 def test_a_ray_forecast_file_round_trips(tmp_path):
     fc = snapshot(WatchSource.of(optuna_storage=_plain(tmp_path), study="s"), n_trials=20,
                   replicates=2).forecast
-    path = tmp_path / RAY_FORECAST_FILE
+    path = tmp_path / FORECAST_FILE
     path.write_text(json.dumps({**fc.to_dict(), "budget": None, "stop_reason": None}))
     rounded = replace(fc, compute_s=round(fc.compute_s, 4))  # to_dict rounds it
     assert _from_dict(json.loads(path.read_text())) == rounded
@@ -95,12 +96,15 @@ def test_a_ray_experiment_without_a_strategy_is_spent_only(tmp_path, monkeypatch
     assert state.fraction("spent") == pytest.approx(0.4)
     assert any("spent only" in n for n in state.notes)
     # A Ray callback's file of the same trials gives the trial count, forecast, stop reason.
-    stored = {"schema_version": 1, "study": "exp", "basis": "none", "n_trials": 10,
-              "n_finished": 4, "n_running": 0, "now_s": 8.0, "spent": state.spent,
-              "notes": ["stored"], "budget": {"metric": "energy_kwh", "limit": 0.01},
-              "stop_reason": "spent 0.004 kWh"}
-    (tmp_path / "exp" / RAY_FORECAST_FILE).write_text(json.dumps(stored))
+    # The shape RayLedger.to_dict writes: the forecast nested.
+    stored = {"schema_version": 1, "source": "ray_tune", "n_trials": 10,
+              "spent": state.spent, "budget": {"metric": "energy_kwh", "limit": 0.01},
+              "stop_reason": "spent 0.004 kWh",
+              "forecast": {"schema_version": 1, "study": "exp", "basis": "none",
+                           "n_trials": 10, "n_finished": 4, "n_running": 0, "now_s": 8.0,
+                           "spent": state.spent, "notes": ["stored"]}}
+    (tmp_path / "exp" / FORECAST_FILE).write_text(json.dumps(stored))
     state = snapshot(WatchSource.of(ray_results=tmp_path / "exp", metric="loss"))
-    assert state.n_trials == 10 and state.forecast_from.endswith(RAY_FORECAST_FILE)
+    assert state.n_trials == 10 and state.forecast_from.endswith(FORECAST_FILE)
     assert state.forecast.notes == ("stored",) and state.stop_reason == "spent 0.004 kWh"
     assert state.done  # stopped by its callback, nothing running

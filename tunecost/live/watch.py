@@ -10,8 +10,8 @@ A forecast costs seconds (a recalibration and replays), the rest milliseconds, s
 is computed only when it is new: when the number of finished trials changed since the
 ``previous`` state, and when no forecast of the same trials is stored by a callback
 (``tunecost.optuna.CostBudget``'s study user attributes :meth:`Forecast.attrs
-<tunecost.live.Forecast.attrs>`, a Ray Tune callback's :data:`RAY_FORECAST_FILE`). A stored
-one is used only where its spent energy is the one computed here (the same trials, the same
+<tunecost.live.Forecast.attrs>`, a Ray Tune callback's
+:data:`~tunecost.live.ray_ledger.FORECAST_FILE`). A stored one is used only where its spent energy is the one computed here (the same trials, the same
 accounting); else it is recomputed.
 """
 
@@ -29,17 +29,12 @@ from tunecost.calibrate.shared import N_TRIALS_ATTR
 from tunecost.exceptions import ConfigError
 from tunecost.live._forecast import ATTR, Forecast, forecast
 from tunecost.live.budget import STOP_ATTR, Budget
+from tunecost.live.ray_ledger import FORECAST_FILE
 from tunecost.live.settings import ForecastSettings
 from tunecost.live.so_far import StudySoFar
 from tunecost.live.totals import spent
 
-__all__ = ["RAY_FORECAST_FILE", "WatchSource", "WatchState", "snapshot"]
-
-RAY_FORECAST_FILE = "tunecost_forecast.json"
-"""What a Ray Tune callback writes in the experiment folder: ``Forecast.to_dict()`` plus
-``budget`` and ``stop_reason``."""
-
-"""Study user attribute: why a budget callback stopped the study (read if present)."""
+__all__ = ["WatchSource", "WatchState", "snapshot"]
 
 _QUANTILES = ("p5", "p50", "p95")
 
@@ -265,7 +260,7 @@ def _ray(source: WatchSource, n_trials: int | None, now_s: float | None
 
     root = Path(str(source.ray_results))
     records = from_ray(root, metric=str(source.metric), mode=source.mode)
-    path = root / RAY_FORECAST_FILE
+    path = root / FORECAST_FILE
     data: dict[str, Any] | None = None
     if path.is_file():
         try:
@@ -274,13 +269,15 @@ def _ray(source: WatchSource, n_trials: int | None, now_s: float | None
             data = None
     n = n_trials if n_trials is not None else (data or {}).get("n_trials")
     if n is None:
-        raise _needs_n_trials(f"Ray experiment {str(root)!r} ({RAY_FORECAST_FILE})")
+        raise _needs_n_trials(f"Ray experiment {str(root)!r} ({FORECAST_FILE})")
     live = now_s if now_s is not None else (None if len(records) >= int(n) else time.time())
     so_far = StudySoFar.from_records(records, now_s=live, name=root.name)
     stored = None
-    if data is not None:
+    # The Ray ledger's file (tunecost.live.ray_ledger.RayLedger.to_dict) nests the forecast.
+    fc_data = (data or {}).get("forecast")
+    if isinstance(fc_data, dict):
         try:
-            stored = (_from_dict(data), str(path))
+            stored = (_from_dict(fc_data), str(path))
         except (KeyError, TypeError, ValueError):
             stored = None
     reason = (data or {}).get("stop_reason")
