@@ -11,8 +11,9 @@ is computed only when it is new: when the number of finished trials changed sinc
 ``previous`` state, and when no forecast of the same trials is stored by a callback
 (``tunecost.optuna.CostBudget``'s study user attributes :meth:`Forecast.attrs
 <tunecost.live.Forecast.attrs>`, a Ray Tune callback's
-:data:`~tunecost.live.ray_ledger.FORECAST_FILE`). A stored one is used only where its spent energy is the one computed here (the same trials, the same
-accounting); else it is recomputed.
+:data:`~tunecost.live.ray_ledger.FORECAST_FILE`). A stored one is used only where its spent
+energy is the one computed here (the same trials, the same accounting); else it is
+recomputed.
 """
 
 from __future__ import annotations
