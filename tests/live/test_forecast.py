@@ -147,7 +147,7 @@ def test_a_real_study_half_way_is_forecast_within_its_band() -> None:
     P5–P95, and the P50 is closer to it than the linear extrapolation."""
     recs = sorted(read_records(bench.STUDY / "data" / "tpe_median_seed3.jsonl"),
                   key=lambda r: r.attrs["t_end"])
-    line = bench.one("tpe_median", 3, 0.5, replicates=16)
+    line = bench.one("tpe_median", 3, 0.5, replicates=32)
     measured_j = sum(r.host_energy_j for r in recs)
     assert line["measured"]["energy_j"] == pytest.approx(measured_j, abs=1e-3)
     assert line["p5"]["energy_j"] <= measured_j <= line["p95"]["energy_j"]
