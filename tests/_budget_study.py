@@ -27,17 +27,8 @@ PRIOR = REPO / "studies" / "fidelity_cpu" / "calib.json"
 """The fidelity study's random-search calibration (30 trials)."""
 
 
-def objective(trial: optuna.Trial) -> float:
-    """The fidelity study's MLP, reporting the validation loss every epoch, pruned by the
-    study's pruner as users write it."""
-    params = workload.suggest(trial, workload.CAL_SPACE)
-
-    def report(loss: float, epoch: int) -> None:
-        trial.report(loss, epoch)
-        if trial.should_prune():
-            raise optuna.TrialPruned()
-
-    return workload.train(params, report, seed=trial.number)
+objective = workload.optuna_objective(workload.CAL_SPACE)
+"""The fidelity study's MLP as users write it (suggest, train, report every epoch, prune)."""
 
 
 def open_study(storage: str, name: str, seed: int, pruner: Any = None) -> optuna.Study:

@@ -53,16 +53,7 @@ def main() -> None:
         budget_kwh=args.budget_kwh, n_trials=40, stop_when=args.stop_when, every=args.every,
         prior=HERE / "calib.json", replicates=16)
 
-    def objective(trial: optuna.Trial) -> float:
-        params = workload.suggest(trial, workload.WIDE_SPACE)
-
-        def report(loss: float, epoch: int) -> None:
-            trial.report(loss, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-
-        return workload.train(params, report, seed=trial.number)
-
+    objective = workload.optuna_objective(workload.WIDE_SPACE)
     workload.data()
     study.optimize(measured(objective), n_trials=40, callbacks=[budget])
     spent = study.user_attrs["tunecost:spent_energy_kwh"]

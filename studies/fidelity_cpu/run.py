@@ -86,15 +86,7 @@ def _optuna_run(study_name: str, seed: int, storage: str, n_trials: int) -> None
     study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize",
                                 sampler=sampler, pruner=pruner)
 
-    def objective(trial: optuna.Trial) -> float:
-        params = workload.suggest(trial, space)
-
-        def report(loss: float, epoch: int) -> None:
-            trial.report(loss, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-
-        return workload.train(params, report, seed=1000 * seed + trial.number)
+    objective = workload.optuna_objective(space, seed_base=1000 * seed)
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         last = max(trial.intermediate_values, default=0)

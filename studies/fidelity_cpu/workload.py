@@ -96,6 +96,26 @@ def suggest(trial: Any, space: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
     return out
 
 
+def optuna_objective(space: dict[str, tuple[Any, ...]], *,
+                     seed_base: int = 0) -> Callable[[Any], float]:
+    """The Optuna objective users write for this workload: suggest ``space``, train, report
+    the validation loss every epoch and raise ``TrialPruned`` when the study's pruner says
+    so; trial ``n`` initialises its model with seed ``seed_base + n``."""
+    import optuna
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, space)
+
+        def report(loss: float, epoch: int) -> None:
+            trial.report(loss, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        return train(params, report, seed=seed_base + trial.number)
+
+    return objective
+
+
 def ray_space(space: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
     """Ray Tune: the same space as ``tune`` sampling domains."""
     from ray import tune
