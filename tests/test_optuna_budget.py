@@ -24,7 +24,7 @@ from tunecost.live import ATTR, STOP_ATTR
 sys.path.insert(0, str(Path(__file__).parent))
 import _budget_study as bs  # noqa: E402
 
-N_TRIALS = 24
+N_TRIALS = 16
 WARM_UP = 4
 
 

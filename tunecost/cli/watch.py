@@ -238,9 +238,11 @@ def _view(state: Any) -> Group:
             continue
         q = [number(getattr(fc, p).get(key)) if band else "—" for p in ("p5", "p50", "p95")]
         t.add_row(label, number(state.spent[key]), *q)
+    from tunecost.live._forecast import clock
+
     ends = ["—"] * 3
     if band and fc.completion_s:
-        ends = [_clock(fc.completion_s[p], state.now_s) for p in ("p5", "p50", "p95")]
+        ends = [clock(fc.completion_s[p], state.now_s) for p in ("p5", "p50", "p95")]
     t.add_row("ends", "done" if state.done else "", *ends)
     parts: list[Any] = [t]
     if state.budget is not None:
@@ -286,16 +288,6 @@ def _bar(state: Any) -> Text:
         bar.append(f"; final P50 {100 * p50:.0f} %, P95 "
                    f"{100 * (state.fraction('p95') or 0):.0f} %")
     return bar
-
-
-def _clock(t_s: float, now_s: float) -> str:
-    """``14:03:12 (+2.5 min)``: the local time, and how far ahead."""
-    ahead = t_s - now_s
-    rel = (f"{ahead:.0f} s" if ahead < 90 else f"{ahead / 60:.1f} min" if ahead < 5400
-           else f"{ahead / 3600:.1f} h")
-    day = "%Y-%m-%d " if ahead > 86400 else ""
-    return time.strftime(f"{day}%H:%M:%S", time.localtime(t_s)) + (
-        f" (+{rel})" if ahead > 0.5 else "")
 
 
 def _line(state: Any) -> str:

@@ -115,13 +115,36 @@ class Forecast:
                 f"{self.n_trials} trials: {metric} spent {_g(self.spent.get(metric))} {unit}")
         if not self.p50:
             return head + " (no forecast yet: " + "; ".join(self.notes[-1:]) + ")"
-        end = time.strftime("%H:%M:%S", time.localtime(self.completion_s["p50"]))
+        end = clock(self.completion_s["p50"], self.now_s)
         return (f"{head}, final P50 {_g(self.p50.get(metric))} [P5 {_g(self.p5.get(metric))}, "
                 f"P95 {_g(self.p95.get(metric))}] {unit}; ends ~{end} (P50)")
 
 
 def _g(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4g}"
+
+
+def clock(t_s: float, now_s: float) -> str:
+    """``14:03:12 (+2.5 min)``: a moment as local time and how far ahead of ``now_s``; the
+    date too beyond a day; only the distance where the moment is past what a calendar
+    prints (a forecast of centuries is a forecast, not a time to print).
+
+    >>> clock(1000.0, 1000.0)[-8:].count(":")
+    2
+    >>> clock(1e300, 0.0)
+    '+3.2e+292 years'
+    """
+    ahead = t_s - now_s
+    rel = (f"{ahead:.0f} s" if ahead < 90 else f"{ahead / 60:.1f} min" if ahead < 5400
+           else f"{ahead / 3600:.1f} h")
+    try:
+        if not ahead < 3.15e9:  # a century
+            raise OverflowError
+        day = "%Y-%m-%d " if ahead > 86400 else ""
+        stamp = time.strftime(f"{day}%H:%M:%S", time.localtime(t_s))
+    except (OverflowError, OSError, ValueError):
+        return f"+{ahead / 3.15576e7:.2g} years"
+    return stamp + (f" (+{rel})" if ahead > 0.5 else "")
 
 
 def forecast(source: Any, *, n_trials: int | None = None,
@@ -161,9 +184,10 @@ def forecast(source: Any, *, n_trials: int | None = None,
     t0 = time.perf_counter()
     if settings is None:
         settings = ForecastSettings(n_trials=n_trials, **options)
-    elif n_trials is not None or options:
-        settings = settings.model_copy(update={"n_trials": n_trials or settings.n_trials,
-                                               **options})
+    elif n_trials is not None or options:  # validated again: a copy would not check them
+        settings = ForecastSettings.model_validate(
+            {**settings.model_dump(), **options,
+             "n_trials": n_trials if n_trials is not None else settings.n_trials})
     so_far = _so_far(source, now_s)
     records = list(so_far.records)
     scope = energy_scope(records)
@@ -176,7 +200,7 @@ def forecast(source: Any, *, n_trials: int | None = None,
             "n_running": len(so_far.running), "now_s": so_far.now_s, "spent": done}
     remaining = settings.n_trials - len(records)
     if remaining <= 0:
-        final = {k: v for k, v in done.items()}
+        final = dict(done)
         return Forecast(basis="finished", p5=final, p50=final, p95=final,
                         completion_s={q: so_far.now_s for q in ("p5", "p50", "p95")},
                         compute_s=time.perf_counter() - t0, notes=tuple(notes), **base)
@@ -196,6 +220,11 @@ def forecast(source: Any, *, n_trials: int | None = None,
         "wall_clock_h": done["wall_clock_h"] + m["wall_clock_h"],
         "energy_kwh": done["energy_kwh"] + trial_kwh,
     }, settings)
+    bad = [k for k, v in final.items() if not np.all(np.isfinite(v))]
+    if bad:  # never a NaN or infinite total: say so, the callers keep counting what is spent
+        raise ConfigError(f"the replay of the remaining trials gave non-finite {bad[0]} "
+                          f"(basis {basis}, {len(records)} finished trials); give a prior "
+                          "calibration or wait for more trials")
     q = {k: np.percentile(v, [5, 50, 95]) for k, v in final.items()}
     ends = so_far.now_s + np.percentile(m["wall_clock_h"], [5, 50, 95]) * S_PER_H
     return Forecast(
