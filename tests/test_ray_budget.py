@@ -2,7 +2,7 @@
 
 One unbudgeted run measures what the whole study costs and calibrates a prior on it; then a
 ``spent`` budget of half that cost, and a ``forecast_p95`` budget of the same size with the
-prior, each stop the same study (the same 12 configurations, 2 at a time) for real. Uses the
+prior, each stop the same study (the same 8 configurations, 2 at a time) for real. Uses the
 session's local Ray cluster (``ray_session`` in ``tests/conftest.py``).
 """
 
@@ -19,7 +19,7 @@ from tunecost.exceptions import ConfigError
 
 pytest.importorskip("ray")
 
-NUM_SAMPLES = 12
+NUM_SAMPLES = 8
 MAX_T = 6
 WORKERS = 2
 ASHA = {"grace_period": 1, "max_t": MAX_T, "reduction_factor": 3}
@@ -67,7 +67,7 @@ def _run(storage: Path, name: str, *, stop: Any = None, callbacks: list[Any] = (
         param_space={"hidden_units": tune.lograndint(16, 129), "lr": tune.loguniform(1e-4, 3e-2)},
         tune_config=tune.TuneConfig(
             metric="val_loss", mode="min", num_samples=NUM_SAMPLES,
-            # the same 12 configurations in the same order every run, 2 at a time
+            # the same 8 configurations in the same order every run, 2 at a time
             search_alg=BasicVariantGenerator(random_state=0, max_concurrent=WORKERS),
             scheduler=ASHAScheduler(time_attr="training_iteration", **ASHA)),
         run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0, stop=stop,

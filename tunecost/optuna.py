@@ -124,11 +124,15 @@ class CostBudget:
             else:
                 attrs.update(self.last.attrs())
                 logger.info("%s", self.last.line(self.budget.metric))
-        reason = study.user_attrs.get(STOP_ATTR) or self.budget.verdict(done, self.last)
-        for key, value in attrs.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                continue  # a storage holds JSON: no NaN
-            study.set_user_attr(key, value)
+        stored = study.user_attrs
+        reason = stored.get(STOP_ATTR) or self.budget.verdict(done, self.last)
+        # Another worker may have written totals of more trials since this one read them:
+        # the attributes keep the newest view.
+        if stored.get(f"{ATTR}spent_trials", -1) <= done["trials"]:
+            for key, value in attrs.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    continue  # a storage holds JSON: no NaN
+                study.set_user_attr(key, value)
         self.update_s.append(time.perf_counter() - t0)
         if reason is not None:
             if self.stop_reason is None:

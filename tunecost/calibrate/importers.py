@@ -52,6 +52,7 @@ __all__ = [
     "load_records",
     "open_study",
     "optuna_measurement",
+    "optuna_record",
     "ray_iteration",
     "ray_record",
 ]
