@@ -15,11 +15,12 @@ Storage is in memory and Optuna's logging is set to WARNING: per-replicate overh
 hashes it (``HyperbandPruner`` assigns brackets by ``crc32(name + number)``) gives the same
 result for the same seed.
 
-A :class:`Continuation` continues a real study instead (the live forecast,
-:mod:`tunecost.forecast`): each replicate's study takes the real study's name, a copy of its
-sampler (reseeded from the replicate's stream) and pruner, and is told its finished trials
-before the first ask, so the sampler proposes from the real history and the pruner compares
-against the real curves; the trials running in the real study run first.
+A :class:`~tunecost.simulate.events._job.Continuation` continues a real study instead (the
+live forecast, :func:`tunecost.forecast`): each replicate's study takes the real study's
+name, a copy of its sampler (reseeded from the replicate's stream) and pruner, and is told
+its finished trials before the first ask, so the sampler proposes from the real history and
+the pruner compares against the real curves; the trials running in the real study run
+first.
 """
 
 from __future__ import annotations
