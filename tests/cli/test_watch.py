@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from typer.testing import CliRunner
 
 from tunecost.calibrate.optuna import measured
 from tunecost.calibrate.shared import N_TRIALS_ATTR
+from tunecost.cli import app
 from tunecost.units import J_PER_KWH
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -162,12 +164,15 @@ def test_the_study_s_own_trial_count_is_the_default(tmp_path):
       "3"], "--strategy"),
 ])
 def test_bad_input_is_one_line_and_nonzero(storage, tmp_path, args, needle):
+    # In this process (typer's runner: the same app, exit code and stderr as a user gets);
+    # the subprocess tests above cover the installed entry point.
     args = [a.format(tmp=tmp_path, storage=storage) for a in args]
-    proc = _run(*args, "--once")
-    assert proc.returncode != 0
-    assert needle in proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    result = CliRunner().invoke(app, ["watch", *args, "--once"])
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "missing.db").exists()  # no empty database made on the way
 
 
