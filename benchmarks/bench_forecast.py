@@ -28,6 +28,7 @@ with 50 trials done (a SQLite study holding 50 real trials), median of 5 calls.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import statistics
@@ -142,7 +143,8 @@ def one(study: str, seed: int, cut: float, replicates: int,
                                "calibration": calibration, "horizon": horizon}
     if study == "ray_asha":
         so_far = StudySoFar.from_records(done, now_s=now, running=running)
-        so_far = StudySoFar(**{**vars(so_far), "started_s": recs[0].attrs["t_start"]})
+        # The wall clock runs from the experiment's first trial, finished or not.
+        so_far = dataclasses.replace(so_far, started_s=min(r.attrs["t_start"] for r in recs))
         f = forecast(so_far, **options, prior=STUDY / "ray_calib.json", strategy=ASHA,
                      space=config_space(workload.CAL_SPACE), workers=2)
     else:

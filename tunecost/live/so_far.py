@@ -34,6 +34,7 @@ class StudySoFar:
         frozen: the finished trials as Optuna's ``FrozenTrial`` (a live study), else empty.
         sampler, pruner: the live study's, else ``None``.
         distributions: what the live study asks (its last finished trial's), else ``None``.
+        running_since_s: when each running trial started, POSIX s (how many overlap now).
     """
 
     name: str
