@@ -45,7 +45,7 @@ import optuna  # noqa: E402
 import workload  # noqa: E402
 
 from tunecost.calibrate import TrialRecord, read_records  # noqa: E402
-from tunecost.live import StudySoFar, forecast  # noqa: E402
+from tunecost.live import StudySoFar, forecast, space_of  # noqa: E402
 from tunecost.units import J_PER_KWH, S_PER_H  # noqa: E402
 
 CUTS = (0.10, 0.25, 0.50)
@@ -70,15 +70,6 @@ def distributions(space: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
             out[name] = IntDistribution(d[1], d[2], log=d[3])
         else:
             out[name] = FloatDistribution(d[1], d[2], log=d[3])
-    return out
-
-
-def config_space(space: dict[str, tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
-    """A :mod:`workload` space as a config's ``search_space``."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, d in space.items():
-        out[name] = ({"type": "categorical", "choices": list(d[1])} if d[0] == "categorical"
-                     else {"type": d[0], "low": d[1], "high": d[2], "log": d[3]})
     return out
 
 
@@ -146,7 +137,7 @@ def one(study: str, seed: int, cut: float, replicates: int,
         # The wall clock runs from the experiment's first trial, finished or not.
         so_far = dataclasses.replace(so_far, started_s=min(r.attrs["t_start"] for r in recs))
         f = forecast(so_far, **options, prior=STUDY / "ray_calib.json", strategy=ASHA,
-                     space=config_space(workload.CAL_SPACE), workers=2)
+                     space=space_of(distributions(workload.CAL_SPACE)), workers=2)
     else:
         f = forecast(live_study(study, seed, done), now_s=now, **options,
                      prior=STUDY / "calib.json")

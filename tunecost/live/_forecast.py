@@ -209,8 +209,11 @@ def forecast(source: Any, *, n_trials: int | None = None,
         if cal is None:
             return Forecast(basis="none", compute_s=time.perf_counter() - t0,
                             notes=tuple(notes), **base)
-        cal_path = Path(tmp) / "calibration.json"
-        cal.save(cal_path)
+        if basis == "prior":
+            cal_path = Path(str(settings.prior))  # replayed from the user's file as it is
+        else:
+            cal_path = Path(tmp) / "calibration.json"
+            cal.save(cal_path)
         result = _replay(so_far, settings, cal_path, remaining)
     m = result.metrics
     trial_kwh = m["energy_kwh"] - m["waiting_energy_kwh"] - m["overhead_energy_kwh"]
@@ -277,7 +280,6 @@ def _calibration(so_far: StudySoFar, settings: ForecastSettings, notes: list[str
     """
     from tunecost.calibrate import fit_calibration
 
-    prior = Calibration.load(settings.prior) if settings.prior is not None else None
     fit_on = [r for r in so_far.records if r.state in ("COMPLETE", "PRUNED")]
     need = settings.trials_to_refit
     if settings.calibration == "auto" and len(fit_on) >= need:
@@ -298,8 +300,8 @@ def _calibration(so_far: StudySoFar, settings: ForecastSettings, notes: list[str
             return "recalibrated", refit, theta_trials
     elif settings.calibration == "auto":
         notes.append(f"{len(fit_on)} of the {need} finished trials needed to recalibrate")
-    if prior is not None:
-        return "prior", prior, 0
+    if settings.prior is not None:
+        return "prior", Calibration.load(settings.prior), 0  # a bad prior fails in one line
     notes.append("no prior calibration given (prior=...): no forecast until then")
     return "none", None, 0
 

@@ -94,8 +94,9 @@ class StudySoFar:
             name=study.study_name, records=records,
             running=[dict(t.params) for t in running], now_s=now,
             started_s=min(starts, default=now), direction=direction,
-            frozen=[t for t in study.get_trials(deepcopy=True)
-                    if t.state in (state.COMPLETE, state.PRUNED, state.FAIL)],
+            # A finished trial no longer changes, and a replay's study copies what it is
+            # told (add_trials): the storage's own objects serve, read once.
+            frozen=finished,
             sampler=study.sampler, pruner=study.pruner, distributions=dists,
             running_since_s=[t.datetime_start.timestamp() for t in running
                              if t.datetime_start is not None],
